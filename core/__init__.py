@@ -1,0 +1,74 @@
+"""passerelle's core: the public API that plugins import (and nothing else of the core).
+
+A plugin is a module with ``@hookimpl`` functions (see ``core.hookspecs``) that register
+sources, sinks, transformers or pipelines, listed in the ``passerelle.plugins``
+entry-point group of its package.
+"""
+
+from core.context import RunContext, Window
+from core.errors import (
+    ConfigError,
+    CredentialsRefused,
+    ObjectFailed,
+    PasserelleError,
+    RunFailed,
+    ServerUnreachable,
+    TransientError,
+)
+from core.hookspecs import hookimpl
+from core.models import Group, Person, PersonKind, Record, Session
+from core.options import PluginOptions
+from core.protocols import (
+    CallMeter,
+    Pipeline,
+    PipelineSpec,
+    Setup,
+    Sink,
+    SinkSpec,
+    Source,
+    SourceSpec,
+    TenantPlan,
+    Transformer,
+    TransformerSpec,
+)
+from core.reasons import Reason
+from core.report import Event, Outcome, RunReport
+from core.rules import CategoryFilterOptions
+from core.state import Synced, TenantState
+
+__all__ = [
+    "CallMeter",
+    "CategoryFilterOptions",
+    "ConfigError",
+    "CredentialsRefused",
+    "Event",
+    "Group",
+    "ObjectFailed",
+    "Outcome",
+    "PasserelleError",
+    "Person",
+    "PersonKind",
+    "Pipeline",
+    "PipelineSpec",
+    "PluginOptions",
+    "Reason",
+    "Record",
+    "RunContext",
+    "RunFailed",
+    "RunReport",
+    "ServerUnreachable",
+    "Session",
+    "Setup",
+    "Sink",
+    "SinkSpec",
+    "Source",
+    "SourceSpec",
+    "Synced",
+    "TenantPlan",
+    "TenantState",
+    "Transformer",
+    "TransformerSpec",
+    "TransientError",
+    "Window",
+    "hookimpl",
+]

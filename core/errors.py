@@ -1,0 +1,63 @@
+"""The failure taxonomy: what went wrong decides who hears about it and what happens next.
+
+- ``ConfigError``: the integrator must fix the configuration; nothing is sent anywhere.
+- ``TransientError``: worth retrying (timeouts, 429, 5xx); clients retry it themselves.
+- ``ObjectFailed``: one object could not be written or read; it is reported and the run
+  goes on (the run ends ``partial``).
+- ``RunFailed``: the tenant cannot be synced at all this time (server unreachable,
+  credentials refused); the run stops and ends ``failed``.
+
+Messages never contain a secret: raise them with what a person needs to act, no more.
+"""
+
+from __future__ import annotations
+
+
+class PasserelleError(Exception):
+    """Base of every error passerelle raises on purpose."""
+
+
+class ConfigError(PasserelleError):
+    """Invalid configuration, found before any network call."""
+
+    def __init__(self, problem: str, *, tenant: str | None = None, key: str | None = None):
+        self.problem = problem
+        self.tenant = tenant
+        self.key = key
+        where = []
+        if tenant is not None:
+            where.append(f"tenant {tenant!r}")
+        if key is not None:
+            where.append(f"key {key!r}")
+        super().__init__(f"{', '.join(where)}: {problem}" if where else problem)
+
+
+class TransientError(PasserelleError):
+    """A failure that may go away if the same call is tried again later."""
+
+
+class ObjectFailed(PasserelleError):
+    """One object failed; the run reports it under ``reason`` and carries on."""
+
+    def __init__(self, reason: str, detail: str, *, ids: dict[str, str] | None = None):
+        self.reason = reason
+        self.detail = detail
+        self.ids = dict(ids or {})
+        super().__init__(f"{reason}: {detail}")
+
+
+class RunFailed(PasserelleError):
+    """The tenant's run cannot go on: ``service`` names the server at fault."""
+
+    def __init__(self, service: str, detail: str):
+        self.service = service
+        self.detail = detail
+        super().__init__(f"{service}: {detail}")
+
+
+class CredentialsRefused(RunFailed):
+    """The server refused the tenant's credentials (401/403). Never retried."""
+
+
+class ServerUnreachable(RunFailed):
+    """The server could not be reached, or kept failing, after every retry."""

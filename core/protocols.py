@@ -1,0 +1,156 @@
+"""The typed async protocols a plugin implements, and the specs it registers them with.
+
+pluggy only registers and observes; execution is plain ``await``. A source, sink or
+pipeline is registered as a factory returning an *async context manager*, so the plugin
+owns its resources (HTTP clients, connections) for exactly the length of a run:
+
+    @asynccontextmanager
+    async def open_source(setup: Setup[MyOptions]) -> AsyncIterator[MySource]:
+        async with httpx.AsyncClient(timeout=10) as http:
+            yield MySource(http, setup.options)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+from zoneinfo import ZoneInfo
+
+from core.context import RunContext
+from core.options import PluginOptions
+
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+R_contra = TypeVar("R_contra", contravariant=True)
+O = TypeVar("O", bound=PluginOptions)  # noqa: E741
+
+
+class CallMeter(Protocol):
+    """Counts API calls by service; the count ends up in the run report."""
+
+    def __call__(self, service: str) -> None: ...
+
+
+def _ignore_call(service: str) -> None:
+    """A meter for calls made outside a run (``passerelle check``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setup(Generic[O]):
+    """What a factory is given to open a source, sink or pipeline for one tenant."""
+
+    tenant: str
+    timezone: ZoneInfo
+    options: O
+    meter: CallMeter = _ignore_call
+
+
+class Source(Protocol[R_co]):
+    def read(self, ctx: RunContext) -> AsyncIterator[R_co]:
+        """Yield the records in scope for this run.
+
+        Malformed input is reported through ``ctx.report`` and skipped; raise
+        ``RunFailed`` only when nothing more can be read.
+        """
+        ...
+
+    async def check(self) -> list[str]:
+        """Prove the credentials work; return lines that say what the server shows."""
+        ...
+
+
+class Transformer(Protocol[R]):
+    async def transform(self, record: R, ctx: RunContext) -> R | None:
+        """Return the record (maybe changed) to pass it on, or None to drop it.
+
+        A transformer that drops a record says why, with ``ctx.report.skip``.
+        """
+        ...
+
+
+class Sink(Protocol[R_contra]):
+    async def write(self, record: R_contra, ctx: RunContext) -> None:
+        """Make the target match ``record``. Raise ``ObjectFailed`` for this one object."""
+        ...
+
+    async def finish(self, ctx: RunContext, *, complete: bool) -> None:
+        """Called once the stream is exhausted, e.g. to delete what vanished.
+
+        ``complete`` is false when the source could not read everything in scope: what
+        was not seen then is not known to be gone, and must not be deleted. Keys in
+        ``ctx.report.failed_keys`` failed upstream and are not gone either.
+        """
+        ...
+
+    async def check(self) -> list[str]:
+        """Prove the credentials work; return lines that say what the server shows."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline(Generic[R]):
+    source: Source[R]
+    sink: Sink[R]
+    transformers: Sequence[Transformer[R]] = ()
+    concurrency: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """A source type. ``name`` is also the tenant's config section that selects it."""
+
+    name: str
+    options: type[PluginOptions]
+    open: Callable[[Setup[Any]], AbstractAsyncContextManager[Source[Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class SinkSpec:
+    """A sink type. ``name`` is also the tenant's config section that selects it."""
+
+    name: str
+    options: type[PluginOptions]
+    open: Callable[[Setup[Any]], AbstractAsyncContextManager[Sink[Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class TransformerSpec:
+    """A transformer. Optional ones run when a tenant lists ``name`` in ``plugins``."""
+
+    name: str
+    create: Callable[[Setup[Any]], Transformer[Any]]
+    options: type[PluginOptions] = PluginOptions
+    optional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TenantPlan:
+    """What a pipeline factory needs to build a tenant's pipeline: its resolved plugins."""
+
+    tenant: str
+    timezone: ZoneInfo
+    source: tuple[SourceSpec, PluginOptions] | None
+    sink: tuple[SinkSpec, PluginOptions] | None
+    transformers: Sequence[tuple[TransformerSpec, PluginOptions]] = field(default=())
+    options: PluginOptions = field(default_factory=PluginOptions)
+    concurrency: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSpec:
+    """A pipeline: how to wire a tenant's source, transformers and sink.
+
+    An ``optional`` pipeline runs only for tenants that list ``name`` in ``plugins``; its
+    options live in the section ``name`` with ``-`` written ``_``.
+    """
+
+    name: str
+    build: Callable[[TenantPlan, CallMeter], AbstractAsyncContextManager[Pipeline[Any]]]
+    options: type[PluginOptions] = PluginOptions
+    optional: bool = False
+
+    @property
+    def section(self) -> str:
+        return self.name.replace("-", "_")

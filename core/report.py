@@ -1,0 +1,166 @@
+"""Run reports: what a run did, and why it left out what it left out.
+
+A report is stored for every run and is both for people (``passerelle report``) and for
+machines (``--json``). ``ReportBuilder`` is how stages add to the report while the run goes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from core.logs import redact
+
+Action = Literal["created", "updated", "deleted", "unchanged", "skipped", "failed"]
+
+
+class Outcome(enum.StrEnum):
+    OK = "ok"
+    PARTIAL = "partial"
+    FAILED = "failed"
+
+
+class Counts(BaseModel):
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+class Event(BaseModel):
+    """One object that was skipped (a rule said no) or failed (something broke)."""
+
+    status: Literal["skipped", "failed"]
+    reason: str
+    kind: str
+    key: str | None = None
+    ids: dict[str, str] = Field(default_factory=dict)
+    detail: str = ""
+
+
+class RunReport(BaseModel):
+    run_id: str
+    tenant: str
+    pipeline: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    dry_run: bool = False
+    outcome: Outcome | None = None
+    error: str | None = None
+    counts: dict[str, Counts] = Field(default_factory=dict)
+    calls: dict[str, int] = Field(default_factory=dict)
+    events: list[Event] = Field(default_factory=list)
+
+    def reasons(self) -> Counter[str]:
+        return Counter(event.reason for event in self.events)
+
+
+class ReportBuilder:
+    """Collects counts, events and API calls while a run goes.
+
+    ``on_event`` is told about each event as it happens (the observer hooks hang there).
+    """
+
+    def __init__(
+        self,
+        report: RunReport,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.report = report
+        self._on_event = on_event
+        self._failed_keys: set[str] = set()
+        self._complete = True
+
+    def count(self, kind: str, action: Action, n: int = 1) -> None:
+        counts = self.report.counts.setdefault(kind, Counts())
+        setattr(counts, action, getattr(counts, action) + n)
+
+    def call(self, service: str, n: int = 1) -> None:
+        self.report.calls[service] = self.report.calls.get(service, 0) + n
+
+    def skip(
+        self,
+        kind: str,
+        reason: str,
+        *,
+        key: str | None = None,
+        ids: dict[str, str] | None = None,
+        detail: str = "",
+        counted: bool = True,
+    ) -> None:
+        """A rule said no. ``counted=False`` records the reason without counting an object
+        (a person reported once per run, though left off several sessions)."""
+        self._add(
+            Event(
+                status="skipped",
+                reason=reason,
+                kind=kind,
+                key=key,
+                ids=ids or {},
+                detail=redact(detail),
+            ),
+            counted,
+        )
+
+    def fail(
+        self,
+        kind: str,
+        reason: str,
+        *,
+        key: str | None = None,
+        ids: dict[str, str] | None = None,
+        detail: str = "",
+    ) -> None:
+        """Something broke. Without a ``key``, the failure may hide objects that still
+        exist at the source, so the run is no longer ``complete``."""
+        if key is None:
+            self._complete = False
+        else:
+            self._failed_keys.add(key)
+        self._add(
+            Event(
+                status="failed",
+                reason=reason,
+                kind=kind,
+                key=key,
+                ids=ids or {},
+                detail=redact(detail),
+            ),
+            True,
+        )
+
+    @property
+    def failed_keys(self) -> frozenset[str]:
+        """Keys of objects that failed: a sink must not take their absence for a deletion."""
+        return frozenset(self._failed_keys)
+
+    @property
+    def complete(self) -> bool:
+        """Whether everything in scope was read: only then may a sink infer deletions."""
+        return self._complete
+
+    def _add(self, event: Event, counted: bool) -> None:
+        self.report.events.append(event)
+        if counted:
+            self.count(event.kind, event.status)
+        if self._on_event is not None:
+            self._on_event(event)
+
+    def finish(self, finished_at: datetime, *, error: str | None = None) -> RunReport:
+        report = self.report
+        report.finished_at = finished_at
+        report.error = None if error is None else redact(error)
+        if error is not None:
+            report.outcome = Outcome.FAILED
+        elif any(counts.failed for counts in report.counts.values()):
+            report.outcome = Outcome.PARTIAL
+        else:
+            report.outcome = Outcome.OK
+        return report

@@ -1,0 +1,205 @@
+"""The customer-promise rules of a timetable sync, as transformers any ERP source gets.
+
+They run in the order the reasons are ranked (``category_filtered``, ``event_suspended``,
+``no_instructor``, ``invalid_instructor``, ``duplicate_instructor_email``,
+``no_valid_student``): a session dropped by one rule never reaches the next, so the
+reason reported is always the first that applies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import unicodedata
+from collections.abc import Iterable
+
+from core.context import RunContext
+from core.models import Person, PersonKind, Record, Session
+from core.options import PluginOptions
+from core.people import email_key, email_owners, person_problem
+from core.reasons import Reason
+
+
+class CategoryFilterOptions(PluginOptions):
+    """Mix into a source's options to give its tenants the category filters."""
+
+    event_category_names_included: list[str] = []
+    event_category_names_excluded: list[str] = []
+
+
+def fold(text: str) -> str:
+    """Compare names as people do: trimmed, ignoring case and accents."""
+    decomposed = unicodedata.normalize("NFKD", text.strip().casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _ids(session: Session) -> dict[str, str]:
+    return dict(session.source_ids)
+
+
+class WindowRule:
+    """Sessions outside the run's window are never created or changed."""
+
+    async def transform(self, record: Record, ctx: RunContext) -> Record | None:
+        if isinstance(record, Session) and record.day not in ctx.window:
+            ctx.report.skip(
+                record.kind,
+                Reason.OUTSIDE_WINDOW,
+                key=record.external_id,
+                ids=_ids(record),
+                detail=f"{record.day} is outside {ctx.window.first}..{ctx.window.last}",
+            )
+            return None
+        return record
+
+
+class CategoryRule:
+    """``included`` non-empty: keep only those categories; else drop ``excluded`` ones."""
+
+    def __init__(self, included: Iterable[str], excluded: Iterable[str]) -> None:
+        self._included = {fold(n) for n in included}
+        self._excluded = {fold(n) for n in excluded}
+
+    async def transform(self, record: Record, ctx: RunContext) -> Record | None:
+        if not isinstance(record, Session):
+            return record
+        category = fold(record.category or "")
+        kept = category in self._included if self._included else category not in self._excluded
+        if kept:
+            return record
+        ctx.report.skip(
+            record.kind,
+            Reason.CATEGORY_FILTERED,
+            key=record.external_id,
+            ids=_ids(record),
+            detail=f"category {record.category!r}",
+        )
+        return None
+
+
+class SuspendedRule:
+    async def transform(self, record: Record, ctx: RunContext) -> Record | None:
+        if isinstance(record, Session) and record.suspended:
+            ctx.report.skip(
+                record.kind, Reason.EVENT_SUSPENDED, key=record.external_id, ids=_ids(record)
+            )
+            return None
+        return record
+
+
+class _Directory:
+    """Absorbs the source's directory of one kind of person (which comes before any
+    session) and, at the first session, settles who keeps each shared email."""
+
+    def __init__(self, kind: PersonKind) -> None:
+        self.kind = kind
+        self._people: list[Person] = []
+        self._owners: dict[str, Person] | None = None
+
+    def absorb(self, record: Record) -> bool:
+        if isinstance(record, Person):
+            if record.kind is self.kind:
+                self._people.append(record)
+            return True
+        return False
+
+    def settle(self, ctx: RunContext, reason: Reason) -> dict[str, Person]:
+        if self._owners is None:
+            self._owners = email_owners(self._people)
+            for person in self._people:
+                owner = self._owners.get(email_key(person.email))
+                if owner is not None and owner.source_id != person.source_id:
+                    ctx.report.skip(
+                        person.kind,
+                        reason,
+                        key=person.external_id,
+                        ids={self.kind.value: person.source_id},
+                        detail=f"email {person.email!r} belongs to "
+                        f"{owner.kind.value} {owner.source_id}",
+                    )
+            self._people = []
+        return self._owners
+
+    def blocked(self, person: Person, owners: dict[str, Person]) -> bool:
+        owner = owners.get(email_key(person.email))
+        return owner is not None and owner.source_id != person.source_id
+
+
+class InstructorRules:
+    """A session needs instructors, all valid, none blocked by a duplicate email."""
+
+    def __init__(self) -> None:
+        self._directory = _Directory(PersonKind.INSTRUCTOR)
+
+    async def transform(self, record: Record, ctx: RunContext) -> Record | None:
+        if self._directory.absorb(record) or not isinstance(record, Session):
+            return record
+        owners = self._directory.settle(ctx, Reason.DUPLICATE_INSTRUCTOR_EMAIL)
+        verdict = self._verdict(record, owners)
+        if verdict is None:
+            return record
+        reason, detail = verdict
+        ctx.report.skip(
+            record.kind, reason, key=record.external_id, ids=_ids(record), detail=detail
+        )
+        return None
+
+    def _verdict(self, session: Session, owners: dict[str, Person]) -> tuple[Reason, str] | None:
+        if not session.instructors:
+            return Reason.NO_INSTRUCTOR, "the session has no instructor"
+        for person in session.instructors:
+            problem = person_problem(person)
+            if problem is not None:
+                return Reason.INVALID_INSTRUCTOR, f"instructor {person.source_id}: {problem}"
+        for person in session.instructors:
+            if self._directory.blocked(person, owners):
+                return (
+                    Reason.DUPLICATE_INSTRUCTOR_EMAIL,
+                    f"instructor {person.source_id} shares email {person.email!r}",
+                )
+        return None
+
+
+class StudentRules:
+    """Invalid students and those who lost a shared email are left off; a session left
+    with no student is not created. Each student is reported once per run."""
+
+    def __init__(self) -> None:
+        self._directory = _Directory(PersonKind.STUDENT)
+        self._reported: set[str] = set()
+
+    async def transform(self, record: Record, ctx: RunContext) -> Record | None:
+        if self._directory.absorb(record):
+            return None  # the directory has served; sinks take people from sessions
+        if not isinstance(record, Session):
+            return record
+        owners = self._directory.settle(ctx, Reason.DUPLICATE_STUDENT_EMAIL)
+        kept = []
+        for person in record.students:
+            problem = person_problem(person)
+            if problem is not None:
+                self._report_once(ctx, person, Reason.INVALID_STUDENT, problem)
+            elif not self._directory.blocked(person, owners):
+                kept.append(person)
+        if not kept:
+            ctx.report.skip(
+                record.kind,
+                Reason.NO_VALID_STUDENT,
+                key=record.external_id,
+                ids=_ids(record),
+                detail=f"{len(record.students)} student(s), none valid",
+            )
+            return None
+        if len(kept) == len(record.students):
+            return record
+        return dataclasses.replace(record, students=tuple(kept))
+
+    def _report_once(self, ctx: RunContext, person: Person, reason: Reason, detail: str) -> None:
+        if person.external_id not in self._reported:
+            self._reported.add(person.external_id)
+            ctx.report.skip(
+                person.kind,
+                reason,
+                key=person.external_id,
+                ids={person.kind.value: person.source_id},
+                detail=detail,
+            )

@@ -1,0 +1,101 @@
+"""Bring a store's schema to the latest revision as it is opened.
+
+The migration runs in one transaction on the store's own async engine (alembic's
+asyncio cookbook: ``run_sync`` hands alembic a sync view of the async connection).
+Workers that start together must not both create the tables: on PostgreSQL the
+transaction first takes an advisory lock, on SQLite it begins ``IMMEDIATE`` (see
+``core.state.engine``). Either way the second one waits, then finds the schema current
+and does nothing. Within one process, migrations also take turns whatever database they
+are on: alembic keeps the migration under way in module globals (``alembic.context``,
+``alembic.op``), which two at once would trip over.
+
+To write a new migration, ``alembic.command.revision(alembic_config(), "what changes",
+rev_id="0002")`` creates the file under ``migrations/versions`` to fill in; keep
+``core.state.tables`` in step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from anyio.lowlevel import RunVar
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.errors import ConfigError
+from core.state.urls import KEY, SQLITE
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+_MIGRATION_LOCK = int.from_bytes(b"passerel", "big")
+"""PostgreSQL advisory lock key (a bigint, database-wide) held while migrating."""
+
+_MIGRATING: RunVar[anyio.Lock] = RunVar("passerelle_state_migrating")
+"""This process's turn to migrate; one per event loop, as a lock belongs to its loop."""
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration, without an alembic.ini; ``connection`` is migrated."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Upgrade the database behind ``engine`` to the latest revision, if it is not."""
+    async with _turn(), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+            )
+        await connection.run_sync(_upgrade)
+
+
+async def is_current(engine: AsyncEngine) -> bool:
+    """Whether the database behind ``engine`` has the latest schema (``True``) or none at
+    all yet (``False``), finding out without creating anything, not even a SQLite file.
+
+    Raises ``ConfigError`` if it has another revision: it must be migrated first, which
+    a read-only caller may not do.
+    """
+    database = engine.url.database
+    if engine.url.drivername == SQLITE and database and not await anyio.Path(database).exists():
+        return False
+    async with engine.connect() as connection:
+        revision = await connection.run_sync(_current_revision)
+    if revision is None:
+        return False
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if revision != head:
+        raise ConfigError(
+            f"the state database has schema revision {revision!r}, this "
+            f"passerelle reads {head!r}: a run that is not a dry run "
+            "migrates it (or use the passerelle that wrote it)",
+            key=KEY,
+        )
+    return True
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _turn() -> anyio.Lock:
+    try:
+        return _MIGRATING.get()
+    except LookupError:
+        lock = anyio.Lock()
+        _MIGRATING.set(lock)
+        return lock
+
+
+def _upgrade(connection: Connection) -> None:
+    command.upgrade(alembic_config(connection), "head")

@@ -1,0 +1,68 @@
+"""The core's own plugin: the ``timetable`` pipeline and the rules it runs.
+
+It registers through the same hooks as any other plugin. For each tenant it wires the
+tenant's source (an ERP) to its sink (an attendance system) through the rules of
+``core.rules``, then through any optional transformer the tenant enabled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from core.hookspecs import hookimpl
+from core.models import Record
+from core.protocols import (
+    CallMeter,
+    Pipeline,
+    PipelineSpec,
+    Setup,
+    TenantPlan,
+    Transformer,
+)
+from core.rules import (
+    CategoryFilterOptions,
+    CategoryRule,
+    InstructorRules,
+    StudentRules,
+    SuspendedRule,
+    WindowRule,
+)
+
+
+def session_rules(source_options: object) -> list[Transformer[Record]]:
+    """The rules, in the order their reasons are ranked."""
+    rules: list[Transformer[Record]] = [WindowRule()]
+    if isinstance(source_options, CategoryFilterOptions):
+        rules.append(
+            CategoryRule(
+                source_options.event_category_names_included,
+                source_options.event_category_names_excluded,
+            )
+        )
+    rules += [SuspendedRule(), InstructorRules(), StudentRules()]
+    return rules
+
+
+@asynccontextmanager
+async def open_timetable(plan: TenantPlan, meter: CallMeter) -> AsyncIterator[Pipeline[Record]]:
+    if plan.source is None or plan.sink is None:
+        raise ValueError(f"tenant {plan.tenant!r} has no source or no sink")
+    source_spec, source_options = plan.source
+    sink_spec, sink_options = plan.sink
+    extra = [
+        spec.create(Setup(plan.tenant, plan.timezone, options, meter))
+        for spec, options in plan.transformers
+    ]
+    async with (
+        source_spec.open(Setup(plan.tenant, plan.timezone, source_options, meter)) as source,
+        sink_spec.open(Setup(plan.tenant, plan.timezone, sink_options, meter)) as sink,
+    ):
+        yield Pipeline(
+            source, sink, [*session_rules(source_options), *extra], concurrency=plan.concurrency
+        )
+
+
+@hookimpl
+def passerelle_register_pipelines(register: Callable[[PipelineSpec], None]) -> None:
+    register(PipelineSpec(name="timetable", build=open_timetable))

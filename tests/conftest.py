@@ -1,0 +1,87 @@
+"""Shared fixtures: the async test runner, and state stores on every supported backend.
+
+``state_url`` runs a test once per backend (in-memory SQLite, a SQLite file, and
+PostgreSQL when ``PASSERELLE_TEST_POSTGRES_URL`` names a server); ``store`` opens it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from core.state import StateStore, open_state
+
+POSTGRES_ENV = "PASSERELLE_TEST_POSTGRES_URL"
+
+_MEMORY = "sqlite-memory"
+_FILE = "sqlite-file"
+_POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A state URL for a fresh schema of the test server, dropped afterwards, so tests
+    can run again and side by side. The schema is chosen through the connection's
+    ``search_path``, as the store does not name schemas."""
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        pytest.skip(f"needs PostgreSQL: set {POSTGRES_ENV}=postgresql://USER@HOST:5432/DB")
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = make_url(server).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield (
+            make_url(server)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=[_MEMORY, _FILE, _POSTGRES])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A state URL per backend, each one a new, empty store."""
+    return _url_for(request, tmp_path)
+
+
+@pytest.fixture(params=[_FILE, _POSTGRES])
+def durable_state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A state URL per backend that outlives the store opened on it."""
+    return _url_for(request, tmp_path)
+
+
+@pytest.fixture
+async def store(state_url: str) -> AsyncIterator[StateStore]:
+    async with open_state(state_url) as opened:
+        yield opened
+
+
+def _url_for(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    backend: str = request.param
+    if backend == _MEMORY:
+        return "sqlite://"
+    if backend == _FILE:
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+async def memory_store() -> AsyncIterator[StateStore]:
+    """An in-memory store, for tests about something other than the store."""
+    async with open_state("sqlite://") as opened:
+        yield opened
