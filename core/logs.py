@@ -56,20 +56,14 @@ def configure_logging(
     logger.remove()
     logger.configure(extra={"tenant": "-", "run_id": "-", "pipeline": "-"})
     target = stream if stream is not None else sys.stderr
-    colorize = not json and target.isatty()
-    logger.add(
-        _Redacting(target).write,
-        level=level,
-        serialize=json,
-        colorize=colorize,
-        format=HUMAN_FORMAT,
-    )
+    outputs = [(target, not json and target.isatty())]
     if file is not None:
-        handle = file.open("a", encoding="utf-8")
+        outputs.append((file.open("a", encoding="utf-8"), False))  # open while the process is
+    for output, colorize in outputs:
         logger.add(
-            _Redacting(handle).write,
+            _Redacting(output).write,
             level=level,
             serialize=json,
-            colorize=False,
+            colorize=colorize,
             format=HUMAN_FORMAT,
         )

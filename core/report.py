@@ -93,21 +93,9 @@ class ReportBuilder:
         key: str | None = None,
         ids: dict[str, str] | None = None,
         detail: str = "",
-        counted: bool = True,
     ) -> None:
-        """A rule said no. ``counted=False`` records the reason without counting an object
-        (a person reported once per run, though left off several sessions)."""
-        self._add(
-            Event(
-                status="skipped",
-                reason=reason,
-                kind=kind,
-                key=key,
-                ids=ids or {},
-                detail=redact(detail),
-            ),
-            counted,
-        )
+        """A rule said no: the object is left out, and the run is still ``ok``."""
+        self._add("skipped", kind, reason, key, ids, detail)
 
     def fail(
         self,
@@ -124,17 +112,7 @@ class ReportBuilder:
             self._complete = False
         else:
             self._failed_keys.add(key)
-        self._add(
-            Event(
-                status="failed",
-                reason=reason,
-                kind=kind,
-                key=key,
-                ids=ids or {},
-                detail=redact(detail),
-            ),
-            True,
-        )
+        self._add("failed", kind, reason, key, ids, detail)
 
     @property
     def failed_keys(self) -> frozenset[str]:
@@ -146,10 +124,20 @@ class ReportBuilder:
         """Whether everything in scope was read: only then may a sink infer deletions."""
         return self._complete
 
-    def _add(self, event: Event, counted: bool) -> None:
+    def _add(
+        self,
+        status: Literal["skipped", "failed"],
+        kind: str,
+        reason: str,
+        key: str | None,
+        ids: dict[str, str] | None,
+        detail: str,
+    ) -> None:
+        event = Event(
+            status=status, reason=reason, kind=kind, key=key, ids=ids or {}, detail=redact(detail)
+        )
         self.report.events.append(event)
-        if counted:
-            self.count(event.kind, event.status)
+        self.count(kind, status)
         if self._on_event is not None:
             self._on_event(event)
 

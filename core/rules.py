@@ -32,8 +32,10 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def _ids(session: Session) -> dict[str, str]:
-    return dict(session.source_ids)
+def _skip(ctx: RunContext, session: Session, reason: Reason, detail: str = "") -> None:
+    ctx.report.skip(
+        session.kind, reason, key=session.external_id, ids=dict(session.source_ids), detail=detail
+    )
 
 
 class WindowRule:
@@ -41,13 +43,8 @@ class WindowRule:
 
     async def transform(self, record: Record, ctx: RunContext) -> Record | None:
         if isinstance(record, Session) and record.day not in ctx.window:
-            ctx.report.skip(
-                record.kind,
-                Reason.OUTSIDE_WINDOW,
-                key=record.external_id,
-                ids=_ids(record),
-                detail=f"{record.day} is outside {ctx.window.first}..{ctx.window.last}",
-            )
+            window = f"{ctx.window.first}..{ctx.window.last}"
+            _skip(ctx, record, Reason.OUTSIDE_WINDOW, f"{record.day} is outside {window}")
             return None
         return record
 
@@ -66,22 +63,14 @@ class CategoryRule:
         kept = category in self._included if self._included else category not in self._excluded
         if kept:
             return record
-        ctx.report.skip(
-            record.kind,
-            Reason.CATEGORY_FILTERED,
-            key=record.external_id,
-            ids=_ids(record),
-            detail=f"category {record.category!r}",
-        )
+        _skip(ctx, record, Reason.CATEGORY_FILTERED, f"category {record.category!r}")
         return None
 
 
 class SuspendedRule:
     async def transform(self, record: Record, ctx: RunContext) -> Record | None:
         if isinstance(record, Session) and record.suspended:
-            ctx.report.skip(
-                record.kind, Reason.EVENT_SUSPENDED, key=record.external_id, ids=_ids(record)
-            )
+            _skip(ctx, record, Reason.EVENT_SUSPENDED)
             return None
         return record
 
@@ -137,10 +126,7 @@ class InstructorRules:
         verdict = self._verdict(record, owners)
         if verdict is None:
             return record
-        reason, detail = verdict
-        ctx.report.skip(
-            record.kind, reason, key=record.external_id, ids=_ids(record), detail=detail
-        )
+        _skip(ctx, record, *verdict)
         return None
 
     def _verdict(self, session: Session, owners: dict[str, Person]) -> tuple[Reason, str] | None:
@@ -181,13 +167,8 @@ class StudentRules:
             elif not self._directory.blocked(person, owners):
                 kept.append(person)
         if not kept:
-            ctx.report.skip(
-                record.kind,
-                Reason.NO_VALID_STUDENT,
-                key=record.external_id,
-                ids=_ids(record),
-                detail=f"{len(record.students)} student(s), none valid",
-            )
+            none_valid = f"{len(record.students)} student(s), none valid"
+            _skip(ctx, record, Reason.NO_VALID_STUDENT, none_valid)
             return None
         if len(kept) == len(record.students):
             return record
