@@ -58,7 +58,7 @@ def configure_logging(
     target = stream if stream is not None else sys.stderr
     outputs = [(target, not json and target.isatty())]
     if file is not None:
-        outputs.append((file.open("a", encoding="utf-8"), False))  # open while the process is
+        outputs.append((file.open("a", encoding="utf-8"), False))  # open for the process's life
     for output, colorize in outputs:
         logger.add(
             _Redacting(output).write,
