@@ -33,7 +33,14 @@ class ConfigError(PasserelleError):
 
 
 class TransientError(PasserelleError):
-    """A failure that may go away if the same call is tried again later."""
+    """A failure that may go away if the same call is tried again later.
+
+    ``retry_after`` is the server's own hint (``Retry-After``), in seconds, when it gave one.
+    """
+
+    def __init__(self, detail: str, *, retry_after: float | None = None):
+        self.retry_after = retry_after
+        super().__init__(detail)
 
 
 class ObjectFailed(PasserelleError):

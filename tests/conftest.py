@@ -7,6 +7,8 @@ PostgreSQL when ``PASSERELLE_TEST_POSTGRES_URL`` names a server); ``store`` open
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,6 +24,33 @@ POSTGRES_ENV = "PASSERELLE_TEST_POSTGRES_URL"
 _MEMORY = "sqlite-memory"
 _FILE = "sqlite-file"
 _POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
+
+
+@pytest.fixture(scope="session")
+def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder where pip installed the fixture plugins (``toy``, ``broken``) as it would
+    for a user; put it on PYTHONPATH to have them discovered."""
+    target = tmp_path_factory.mktemp("site")
+    fixtures = Path(__file__).parent / "fixtures"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(fixtures / "toy_plugin"),
+            str(fixtures / "broken_plugin"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return target
 
 
 @pytest.fixture

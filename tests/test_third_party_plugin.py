@@ -10,35 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 FIXTURES = Path(__file__).parent / "fixtures"
 PASSERELLE = Path(sys.executable).parent / "passerelle"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder where pip installed the two fixture plugins, as it would for a user."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(FIXTURES / "toy_plugin"),
-            str(FIXTURES / "broken_plugin"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return target
 
 
 def passerelle(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -55,8 +28,8 @@ def passerelle(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess
     )
 
 
-def test_plugins_lists_the_installed_and_the_broken(site: Path, tmp_path: Path) -> None:
-    result = passerelle(site, tmp_path, "plugins", "--json")
+def test_plugins_lists_the_installed_and_the_broken(plugin_site: Path, tmp_path: Path) -> None:
+    result = passerelle(plugin_site, tmp_path, "plugins", "--json")
     assert result.returncode == 0, result.stderr
     listed = {p["name"]: p for p in json.loads(result.stdout)}
     assert listed["toy"]["version"] == "1.2.3"
@@ -67,7 +40,7 @@ def test_plugins_lists_the_installed_and_the_broken(site: Path, tmp_path: Path) 
     )
 
 
-def test_a_pipeline_runs_through_the_installed_plugin(site: Path, tmp_path: Path) -> None:
+def test_a_pipeline_runs_through_the_installed_plugin(plugin_site: Path, tmp_path: Path) -> None:
     (tmp_path / "erp.json").write_text(
         json.dumps(
             {
@@ -121,18 +94,18 @@ path = "outbox.jsonl"
 [tenants.other.outbox]
 path = "other.jsonl"
 """)
-    result = passerelle(site, tmp_path, "sync", "school", "--now", "2025-10-20T12:00")
+    result = passerelle(plugin_site, tmp_path, "sync", "school", "--now", "2025-10-20T12:00")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = (tmp_path / "outbox.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines] == [
         {"id": "toy:7", "name": "Compilers", "students": ["alan@school.example"]}
     ]
 
-    report = json.loads(passerelle(site, tmp_path, "report", "school", "--json").stdout)
+    report = json.loads(passerelle(plugin_site, tmp_path, "report", "school", "--json").stdout)
     assert report["outcome"] == "ok"
     assert [(e["reason"], e["key"]) for e in report["events"]] == [("category_filtered", "toy:8")]
 
-    broken = passerelle(site, tmp_path, "sync", "other")
+    broken = passerelle(plugin_site, tmp_path, "sync", "other")
     assert broken.returncode == 2
     assert "tenant 'other', key 'broken': plugin 'broken' could not be loaded" in broken.stderr
     assert not (tmp_path / "other.jsonl").exists()

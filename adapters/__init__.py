@@ -1,0 +1,1 @@
+"""Source plugins: one folder per ERP."""

@@ -1,0 +1,30 @@
+"""A stateful fake of CELCAT's Web API, for tests (in process) and the demo (on a port).
+
+It serves an ``Institution`` (generated, seeded, with planted bad records) the way the
+contract (celcat-webapi.md) describes the real server, and injects faults on demand.
+It imports nothing of the CELCAT adapter it tests: the field names are written out again
+in ``render``, so that a mapping typo fails a contract test.
+
+    inst = generate_institution(seed=1, start=date(2025, 10, 20), days=28)
+    sandbox = CelcatSandbox(inst, api_code="s3cret")
+    httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox.app), base_url="http://celcat")
+    async with serve_app(sandbox.app) as base_url: ...
+"""
+
+from adapters.celcat.sandbox.app import CelcatSandbox
+from adapters.celcat.sandbox.faults import ConnectionDropped, Fault
+from adapters.celcat.sandbox.generator import generate_institution
+from adapters.celcat.sandbox.recording import RecordedRequest
+from adapters.celcat.sandbox.serve import serve_app
+from adapters.celcat.sandbox.state import Institution, UserNameFormat
+
+__all__ = [
+    "CelcatSandbox",
+    "ConnectionDropped",
+    "Fault",
+    "Institution",
+    "RecordedRequest",
+    "UserNameFormat",
+    "generate_institution",
+    "serve_app",
+]

@@ -1,0 +1,66 @@
+"""What a sandbox was asked: calls counted per route, and the latest requests kept.
+
+Tests assert on it ("one page of students, not thirty", "the ApiCode was sent"), so a
+call is counted under its route template (``GET /api/events/{id}``), whatever the id.
+Nothing here knows CELCAT.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+from urllib.parse import parse_qsl
+
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
+
+
+class RecordedRequest(NamedTuple):
+    """One request as received: header names in lower case; a repeated query
+    parameter keeps its last value."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+
+
+@dataclass
+class RequestLog:
+    """``calls``: "METHOD /route/{template}" -> count. ``requests``: the latest
+    ``limit`` requests, most recent last."""
+
+    limit: int = 10_000
+    calls: Counter[str] = field(default_factory=Counter)
+    requests: list[RecordedRequest] = field(default_factory=list)
+
+    def record(self, scope: Scope, route: str) -> None:
+        self.calls[f"{scope['method']} {route}"] += 1
+        self.requests.append(
+            RecordedRequest(
+                method=scope["method"],
+                path=scope["path"],
+                query=dict(parse_qsl(scope["query_string"].decode("latin-1"))),
+                headers={
+                    k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+                },
+            )
+        )
+        if len(self.requests) > self.limit:
+            del self.requests[0]
+
+    def reset(self) -> None:
+        """Forget every call and request (in place: references held stay valid)."""
+        self.calls.clear()
+        self.requests.clear()
+
+
+def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str:
+    """The template of the route that serves ``scope``; the path itself when none does."""
+    for route in routes:
+        if isinstance(route, Route) and route.matches(scope)[0] is not Match.NONE:
+            return route.path
+    path: str = scope["path"]
+    return path
