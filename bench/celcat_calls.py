@@ -1,0 +1,79 @@
+"""Calls the CELCAT source makes for one run over a generated institution, by endpoint.
+
+.venv/bin/python -m bench.celcat_calls [--students 3000] [--staff 200] [--occurrences 1500]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import anyio
+import httpx
+
+from adapters.celcat.plugin import CelcatOptions, celcat_source
+from adapters.celcat.sandbox import CelcatSandbox, generate_institution
+from core.context import RunContext, Window
+from core.models import Session
+from core.report import ReportBuilder, RunReport
+from core.state import open_state
+
+PARIS = ZoneInfo("Europe/Paris")
+NOW = datetime(2025, 10, 20, 9, 0, tzinfo=UTC)
+
+
+async def measure(students: int, staff: int, occurrences: int) -> None:
+    inst = generate_institution(
+        seed=11,
+        start=date(2025, 10, 21),
+        days=14,
+        students=students,
+        staff=staff,
+        groups=max(1, students // 30),
+        timetables=2,
+        occurrences=occurrences,
+    )
+    sandbox = CelcatSandbox(inst, api_code="bench")
+    options = CelcatOptions.model_validate({"url": "http://celcat", "api_code": "bench"})
+    async with open_state("sqlite://") as store:
+        report = RunReport(run_id="bench", tenant="bench", pipeline="timetable", started_at=NOW)
+        ctx = RunContext(
+            tenant="bench",
+            pipeline="timetable",
+            run_id="bench",
+            now=NOW,
+            timezone=PARIS,
+            window=Window.starting_after(NOW, PARIS, 14),
+            dry_run=True,
+            report=ReportBuilder(report),
+            state=store.for_tenant("bench", dry_run=True),
+        )
+        async with celcat_source(
+            options,
+            tenant="bench",
+            meter=lambda _: None,
+            transport=httpx.ASGITransport(sandbox.app),
+        ) as source:
+            sessions = sum([1 async for r in source.read(ctx) if isinstance(r, Session)])
+    calls: Counter[str] = sandbox.calls
+    print(
+        f"{students} students, {staff} staff, {sessions} occurrences read: "
+        f"{sum(calls.values())} calls to CELCAT"
+    )
+    for endpoint, n in sorted(calls.items(), key=lambda item: -item[1]):
+        print(f"  {n:6d}  {endpoint}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=3000)
+    parser.add_argument("--staff", type=int, default=200)
+    parser.add_argument("--occurrences", type=int, default=1500)
+    args = parser.parse_args()
+    anyio.run(measure, args.students, args.staff, args.occurrences)
+
+
+if __name__ == "__main__":
+    main()
