@@ -13,10 +13,10 @@ read at all, stop the run.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
@@ -38,6 +38,7 @@ from core import (
 )
 
 SERVICE = "CELCAT"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +77,19 @@ class _Run:
     directory: Directory
     reported: set[str] = field(default_factory=set)
 
-    def report_once(self, kind: str, key: str, detail: str) -> None:
-        if key not in self.reported:
+    def known(self, kind: str, table: Mapping[int, T], id_: int) -> T | None:
+        """``table[id_]``; an assigned id missing from CELCAT's list is reported once."""
+        found = table.get(id_)
+        key = f"celcat:{kind}:{id_}"
+        if found is None and key not in self.reported:
             self.reported.add(key)
-            self.ctx.report.skip(kind, Reason.MALFORMED_RECORD, key=key, detail=detail)
+            self.ctx.report.skip(
+                kind,
+                Reason.MALFORMED_RECORD,
+                key=key,
+                detail=f"{kind} {id_} is assigned but not in CELCAT's {kind} list",
+            )
+        return found
 
 
 class CelcatSource:
@@ -325,46 +335,25 @@ class CelcatSource:
             suspended=occurrence.suspended,
             rooms=tuple(
                 name
-                for name in (self._room(run, r) for r in dict.fromkeys(assigned.rooms))
+                for name in (
+                    run.known("room", directory.rooms, r) for r in dict.fromkeys(assigned.rooms)
+                )
                 if name is not None
             ),
             instructors=tuple(directory.staff[s] for s in dict.fromkeys(assigned.staff)),
             students=tuple(
                 p
-                for p in (self._student(run, s) for s in dict.fromkeys(student_ids))
+                for p in (
+                    run.known("student", directory.students, s) for s in dict.fromkeys(student_ids)
+                )
                 if p is not None
             ),
             groups=tuple(g for g in groups if g is not None),
         )
 
-    def _student(self, run: _Run, student_id: int) -> Person | None:
-        person = run.directory.students.get(student_id)
-        if person is None:
-            run.report_once(
-                "student",
-                f"celcat:student:{student_id}",
-                f"student {student_id} is assigned but not in CELCAT's student list",
-            )
-        return person
-
-    def _room(self, run: _Run, room_id: int) -> str | None:
-        name = run.directory.rooms.get(room_id)
-        if name is None:
-            run.report_once(
-                "room",
-                f"celcat:room:{room_id}",
-                f"room {room_id} is assigned but not in CELCAT's room list",
-            )
-        return name
-
     def _group(self, run: _Run, group_id: int) -> Group | None:
-        group = run.directory.groups.get(group_id)
+        group = run.known("group", run.directory.groups, group_id)
         if group is None:
-            run.report_once(
-                "group",
-                f"celcat:group:{group_id}",
-                f"group {group_id} is assigned but not in CELCAT's group list",
-            )
             return None
         members = run.directory.members.get(group_id, ())
         return Group(
