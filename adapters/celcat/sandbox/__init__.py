@@ -12,11 +12,11 @@ in ``render``, so that a mapping typo fails a contract test.
 """
 
 from adapters.celcat.sandbox.app import CelcatSandbox
-from adapters.celcat.sandbox.faults import ConnectionDropped, Fault
 from adapters.celcat.sandbox.generator import generate_institution
-from adapters.celcat.sandbox.recording import RecordedRequest
-from adapters.celcat.sandbox.serve import serve_app
 from adapters.celcat.sandbox.state import Institution, UserNameFormat
+from core.sandbox.faults import ConnectionDropped, Fault
+from core.sandbox.recording import RecordedRequest
+from core.sandbox.serve import serve_app
 
 __all__ = [
     "CelcatSandbox",

@@ -34,9 +34,9 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.celcat.sandbox import render
-from adapters.celcat.sandbox.faults import Fault, FaultInjector
-from adapters.celcat.sandbox.recording import RecordedRequest, RequestLog, route_template
 from adapters.celcat.sandbox.state import Event, Institution, Json, Timetable
+from core.sandbox.faults import Fault, FaultInjector
+from core.sandbox.recording import RecordedRequest, RequestLog, route_template
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000

@@ -15,7 +15,7 @@ import anyio
 import uvicorn
 from starlette.types import ASGIApp
 
-from adapters.celcat.sandbox.faults import ConnectionDropped
+from core.sandbox.faults import ConnectionDropped
 
 _STOP_GRACE = 5.0  # seconds to finish answering before the server is cancelled
 

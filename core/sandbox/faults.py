@@ -2,8 +2,7 @@
 
 A ``Fault`` says which requests it hits (method, path pattern), what happens to them (an
 error status, a delay, a body cut short or not JSON, a dropped connection) and how often
-(the next N, or a seeded probability, so that a failing test replays exactly). Nothing
-here knows CELCAT: the Edusign sandbox may import it as it is.
+(the next N, or a seeded probability, so that a failing test replays exactly).
 """
 
 from __future__ import annotations

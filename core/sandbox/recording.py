@@ -2,7 +2,6 @@
 
 Tests assert on it ("one page of students, not thirty", "the ApiCode was sent"), so a
 call is counted under its route template (``GET /api/events/{id}``), whatever the id.
-Nothing here knows CELCAT.
 """
 
 from __future__ import annotations
