@@ -80,6 +80,36 @@ async def retrying(
     raise AssertionError("unreachable: tenacity either returns or reraises")  # pragma: no cover
 
 
+class Pacer:
+    """Spaces the requests to one server evenly, so that no 60-second window ever holds
+    more than ``per_minute`` + 1 of them.
+
+    Each caller is given the next free slot and sleeps until it; nothing is held while
+    sleeping, so callers overlap in flight and only their starts are paced. No burst is
+    allowed: a token bucket with room for a burst would let up to twice the budget into
+    one window, and a server that slows down past its budget would then slow us down.
+    """
+
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        clock: Callable[[], float] = anyio.current_time,
+        sleep: Sleep = anyio.sleep,
+    ) -> None:
+        self._interval = 60.0 / per_minute
+        self._clock = clock
+        self._sleep = sleep
+        self._next_slot = float("-inf")
+
+    async def wait(self) -> None:
+        now = self._clock()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + self._interval
+        if slot > now:
+            await self._sleep(slot - now)
+
+
 def retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: a number of seconds or an HTTP date."""
     if value is None or not value.strip():

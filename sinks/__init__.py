@@ -1,0 +1,1 @@
+"""Sink plugins: one folder per attendance system."""

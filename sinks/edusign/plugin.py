@@ -1,0 +1,88 @@
+"""Registers the Edusign sink: its options (``[tenants.NAME.edusign]``) and its factory."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+import httpx
+from anyio.lowlevel import RunVar
+from pydantic import Field, SecretStr
+
+from core import CallMeter, Setup, SinkSpec, hookimpl
+from core.http import HttpOptions, Pacer, RetryPolicy, Sleep, http_client
+from sinks.edusign.client import EdusignClient
+from sinks.edusign.sink import EdusignSink
+
+_PACERS: RunVar[dict[str, Pacer]] = RunVar("passerelle_edusign_pacers")
+"""One pacer per API key and event loop: tenants sharing a key share its budget."""
+
+
+class EdusignOptions(HttpOptions):
+    """``url``: requests go to ``{url}/v1/...``."""
+
+    url: str = "https://ext.edusign.fr"
+    api_key: SecretStr
+    send_credentials: bool = False
+    sync_groups: bool = False
+    # Edusign allows 480 a minute per key; more is only for a sandbox (demo, tests).
+    requests_per_minute: float = Field(450, gt=0, le=60_000)
+
+
+def pacer_for(
+    api_key: str,
+    per_minute: float,
+    clock: Callable[[], float] | None = None,
+    sleep: Sleep = anyio.sleep,
+) -> Pacer:
+    """The pacer of this API key in this process (keyed by a digest, never the key)."""
+    try:
+        pacers = _PACERS.get()
+    except LookupError:
+        pacers = {}
+        _PACERS.set(pacers)
+    digest = hashlib.sha256(api_key.encode()).hexdigest()
+    if digest not in pacers:
+        pacers[digest] = Pacer(per_minute, clock=clock or anyio.current_time, sleep=sleep)
+    return pacers[digest]
+
+
+@asynccontextmanager
+async def edusign_sink(
+    options: EdusignOptions,
+    *,
+    tenant: str,
+    meter: CallMeter,
+    transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Sleep = anyio.sleep,
+    clock: Callable[[], float] | None = None,
+) -> AsyncIterator[EdusignSink]:
+    """A sink for one tenant; tests hand it the sandbox's transport, a clock and a sleep."""
+    key = options.api_key.get_secret_value()
+    headers = {"Authorization": f"Bearer {key}"}
+    async with http_client(
+        options, service="edusign", tenant=tenant, meter=meter, headers=headers, transport=transport
+    ) as http:
+        client = EdusignClient(
+            http,
+            tenant=tenant,
+            retry=RetryPolicy(retries=options.retries),
+            pacer=pacer_for(key, options.requests_per_minute, clock, sleep),
+            sleep=sleep,
+        )
+        yield EdusignSink(
+            client, send_credentials=options.send_credentials, sync_groups=options.sync_groups
+        )
+
+
+@asynccontextmanager
+async def open_sink(setup: Setup[EdusignOptions]) -> AsyncIterator[EdusignSink]:
+    async with edusign_sink(setup.options, tenant=setup.tenant, meter=setup.meter) as sink:
+        yield sink
+
+
+@hookimpl
+def passerelle_register_sinks(register: Callable[[SinkSpec], None]) -> None:
+    register(SinkSpec(name="edusign", options=EdusignOptions, open=open_sink))

@@ -1,0 +1,492 @@
+"""The Edusign sink: attendance sheets, their students, instructors and groups.
+
+For each session it makes sure the people exist, then the sheet; and once the stream is
+over it deletes the sheets whose session vanished. What it decides from:
+
+- The state store remembers, per external id, the Edusign id and a fingerprint of what
+  was last written: unchanged content costs no call at all.
+- An object the store does not know (a first run, a new store, a crash between a write
+  and its record) is looked for among the connector's earlier writes before anything is
+  created: by ``API_ID``, then by email for people. The lists are read in bulk, once per
+  kind and run, and only when a lookup is needed.
+- Only objects carrying the connector's ``API_TYPE`` are changed or deleted. A person
+  made by hand with a CELCAT person's email is put on the sheets as is
+  (``person_not_managed``); a sheet that is locked, started or signed is left alone
+  (``sheet_locked``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import anyio
+
+from core import (
+    Group,
+    ObjectFailed,
+    Person,
+    PersonKind,
+    Reason,
+    Record,
+    RunContext,
+    Session,
+    Synced,
+    TransientError,
+)
+from core.concurrency import Once
+from core.fingerprint import fingerprint
+from sinks.edusign import mapping
+from sinks.edusign.client import AlreadyExists, EdusignClient, EdusignError, NotFound
+
+DELETE_CONCURRENCY = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """The connector's earlier writes of one kind, as Edusign lists them."""
+
+    by_api_id: dict[str, mapping.Remote] = field(default_factory=dict)
+    by_email: dict[str, mapping.Remote] = field(default_factory=dict)
+
+
+class EdusignSink:
+    def __init__(self, client: EdusignClient, *, send_credentials: bool, sync_groups: bool) -> None:
+        self._client = client
+        self._send_credentials = send_credentials
+        self._sync_groups = sync_groups
+        self._state: Once[str, dict[str, Synced]] = Once()
+        self._indexes: Once[mapping.Kind, Index] = Once()
+        self._people: Once[str, str | None] = Once()
+        self._groups: Once[str, str | None] = Once()
+        self._group_records: dict[str, Group] = {}
+        self._seen: set[str] = set()
+        self._not_managed: set[str] = set()
+
+    async def check(self) -> list[str]:
+        school = await self._client.call("GET", mapping.SCHOOL)
+        name = school.get("NAME") if isinstance(school, dict) else None
+        return [f"school: {name or '?'}"]
+
+    # Sheets
+
+    async def write(self, record: Record, ctx: RunContext) -> None:
+        if not isinstance(record, Session):
+            return
+        self._seen.add(record.external_id)
+        professors = [await self._person(ctx, p) for p in record.instructors]
+        if None in professors:
+            missing = record.instructors[professors.index(None)]
+            raise ObjectFailed(
+                Reason.WRITE_REFUSED,
+                f"instructor {missing.source_id} could not be written to Edusign",
+            )
+        students = [s for s in [await self._person(ctx, p) for p in record.students] if s]
+        groups = None
+        if self._sync_groups:
+            groups = [g for g in [await self._group(ctx, g) for g in record.groups] if g]
+        fields = mapping.course_fields(record, [p for p in professors if p], groups)
+        sheet = _Sheet(record, fields, sorted(students))
+        try:
+            await self._sheet(ctx, sheet)
+        except EdusignError as exc:
+            raise ObjectFailed(Reason.WRITE_REFUSED, exc.message) from None
+        except TransientError as exc:
+            raise ObjectFailed(Reason.SERVER_ERROR, str(exc)) from None
+
+    async def _sheet(self, ctx: RunContext, sheet: _Sheet) -> None:
+        key = sheet.session.external_id
+        known = (await self._stored(ctx, "session")).get(key)
+        if known is not None and known.fingerprint == sheet.fingerprint:
+            ctx.report.count("session", "unchanged")
+            return
+        if known is None:
+            found = (await self._index(ctx, "course")).by_api_id.get(key)
+            if found is not None:
+                state = mapping.course_state(found.content)
+                known = Synced(
+                    found.id,
+                    "",
+                    {"students": sorted(state.students), "professors": _professors(found.content)},
+                )
+        if known is None:
+            await self._create_sheet(ctx, sheet)
+        else:
+            await self._update_sheet(ctx, sheet, known)
+
+    async def _create_sheet(self, ctx: RunContext, sheet: _Sheet) -> None:
+        key = sheet.session.external_id
+        if not ctx.dry_run:
+            body = mapping.course_create_body(sheet.fields, sheet.students)
+            remote_id = await self._client.create("course", body, key)
+            await self._remember(ctx, "session", key, sheet.synced(remote_id))
+        ctx.report.count("session", "created")
+
+    async def _update_sheet(self, ctx: RunContext, sheet: _Sheet, known: Synced) -> None:
+        key = sheet.session.external_id
+        if sheet.session.start <= ctx.now:
+            self._locked(ctx, sheet.session, "it has started")
+            return
+        try:
+            current = await self._client.call("GET", mapping.path("course", known.remote_id))
+        except NotFound:
+            # Deleted in Edusign meanwhile: the session still wants a sheet.
+            await self._forget(ctx, "session", key)
+            await self._create_sheet(ctx, sheet)
+            return
+        state = mapping.course_state(current)
+        if state.locked or state.signed:
+            self._locked(ctx, sheet.session, "it is locked" if state.locked else "it is signed")
+            return
+        if not ctx.dry_run:
+            if known.data.get("fields") != sheet.fields_fingerprint:
+                body = mapping.course_update_body(
+                    known.remote_id, sheet.fields, int(known.data.get("professors", 0))
+                )
+                await self._client.call("PATCH", mapping.path("course"), json=body)
+            await self._attendance(known.remote_id, state.students, set(sheet.students))
+            await self._remember(ctx, "session", key, sheet.synced(known.remote_id))
+        ctx.report.count("session", "updated")
+
+    async def _attendance(self, course: str, present: frozenset[str], wanted: set[str]) -> None:
+        url = mapping.attendance_path(course)
+        # Asked twice (a retry, a second worker), each is already done: that is success.
+        for student in sorted(wanted - present):
+            with contextlib.suppress(AlreadyExists):
+                await self._client.call("PUT", url, json={"studentId": student})
+        for student in sorted(present - wanted):
+            with contextlib.suppress(NotFound):
+                await self._client.call("DELETE", url, json={"studentId": student})
+
+    def _locked(self, ctx: RunContext, session: Session, why: str) -> None:
+        ctx.report.skip(
+            "session",
+            Reason.SHEET_LOCKED,
+            key=session.external_id,
+            ids=dict(session.source_ids),
+            detail=f"the sheet is not rewritten: {why}",
+        )
+
+    # Deletions
+
+    async def finish(self, ctx: RunContext, *, complete: bool) -> None:
+        if self._sync_groups:
+            await self._settle_groups(ctx)
+        gone = await self._vanished(ctx)
+        if not gone:
+            return
+        if not complete:
+            ctx.report.skip(
+                "session",
+                Reason.DELETIONS_POSTPONED,
+                detail=f"{len(gone)} sheet(s) whose session was not seen are kept "
+                "until a run reads everything in scope",
+            )
+            return
+        limiter = anyio.CapacityLimiter(DELETE_CONCURRENCY)
+
+        async def delete(key: str, remote_id: str) -> None:
+            async with limiter:
+                await self._delete(ctx, key, remote_id)
+
+        async with anyio.create_task_group() as tg:
+            for key, remote_id in sorted(gone.items()):
+                tg.start_soon(delete, key, remote_id)
+
+    async def _vanished(self, ctx: RunContext) -> dict[str, str]:
+        """The connector's sheets in the window whose session did not come this run."""
+        keep = self._seen | ctx.report.failed_keys
+        stored = await self._stored(ctx, "session")
+        gone = {
+            key: synced.remote_id
+            for key, synced in stored.items()
+            if key not in keep and _day(synced) in ctx.window
+        }
+        if "course" in self._indexes.known():  # read this run: it may know sheets we forgot
+            for key, found in self._indexes.known()["course"].by_api_id.items():
+                if key not in keep and key not in stored:
+                    gone[key] = found.id
+        return gone
+
+    async def _delete(self, ctx: RunContext, key: str, remote_id: str) -> None:
+        try:
+            current = await self._client.call("GET", mapping.path("course", remote_id))
+            state = mapping.course_state(current)
+            if state.locked or state.signed:
+                ctx.report.skip(
+                    "session",
+                    Reason.SHEET_LOCKED,
+                    key=key,
+                    detail="its session is gone, but the sheet is "
+                    + ("locked" if state.locked else "signed"),
+                )
+                return
+            if not ctx.dry_run:
+                await self._client.call("DELETE", mapping.path("course", remote_id))
+        except NotFound:
+            pass  # already gone: forget it
+        except (EdusignError, TransientError) as exc:
+            ctx.report.fail(
+                "session",
+                Reason.WRITE_REFUSED if isinstance(exc, EdusignError) else Reason.SERVER_ERROR,
+                key=key,
+                detail=f"delete: {exc}",
+            )
+            return
+        else:
+            ctx.report.count("session", "deleted")
+        await self._forget(ctx, "session", key)
+
+    # People
+
+    async def _person(self, ctx: RunContext, person: Person) -> str | None:
+        """The person's Edusign id, or None when they could not be written (reported)."""
+        return await self._people.get(person.external_id, lambda: self._ensure(ctx, person))
+
+    async def _ensure(self, ctx: RunContext, person: Person) -> str | None:
+        kind: mapping.Kind = "student" if person.kind is PersonKind.STUDENT else "professor"
+        fields = (
+            mapping.student_fields(person)
+            if kind == "student"
+            else mapping.professor_fields(person)
+        )
+        wanted = fingerprint(fields)
+        try:
+            known = (await self._stored(ctx, person.kind.value)).get(person.external_id)
+            if known is None:
+                known = await self._find_person(ctx, kind, person, fields)
+            if known is None:
+                return await self._create_person(ctx, kind, person, fields, wanted)
+            if not known.data.get("managed", True):
+                self._report_not_managed(ctx, person)
+            elif known.fingerprint != wanted:
+                await self._update_person(ctx, kind, person, fields, known.remote_id)
+            else:
+                ctx.report.count(person.kind.value, "unchanged")
+            return known.remote_id
+        except EdusignError as exc:
+            ctx.report.fail(
+                person.kind.value, Reason.WRITE_REFUSED, key=person.external_id, detail=exc.message
+            )
+        except TransientError as exc:
+            ctx.report.fail(
+                person.kind.value, Reason.SERVER_ERROR, key=person.external_id, detail=str(exc)
+            )
+        return None
+
+    async def _find_person(
+        self, ctx: RunContext, kind: mapping.Kind, person: Person, fields: dict[str, Any]
+    ) -> Synced | None:
+        """An earlier write of ours (by API_ID, then email), or a person made by hand."""
+        index = await self._index(ctx, kind)
+        found = index.by_api_id.get(person.external_id) or index.by_email.get(
+            person.email.strip().casefold()
+        )
+        return None if found is None else await self._adopt(ctx, person, found, fields)
+
+    async def _adopt(
+        self, ctx: RunContext, person: Person, found: mapping.Remote, fields: dict[str, Any]
+    ) -> Synced:
+        if not found.ours:
+            synced = Synced(found.id, "", {"managed": False})
+        else:
+            # Fingerprint what Edusign holds, so that an unchanged person is not rewritten.
+            synced = Synced(found.id, fingerprint({k: found.content.get(k) for k in fields}))
+        await self._remember(ctx, person.kind.value, person.external_id, synced)
+        return synced
+
+    async def _create_person(
+        self,
+        ctx: RunContext,
+        kind: mapping.Kind,
+        person: Person,
+        fields: dict[str, Any],
+        wanted: str,
+    ) -> str:
+        body = mapping.person_body(kind, fields, send_credentials=self._send_credentials)
+        if ctx.dry_run:
+            ctx.report.count(person.kind.value, "created")
+            return f"(new {person.external_id})"
+        try:
+            remote_id = await self._client.create(kind, body, person.external_id)
+        except AlreadyExists:
+            # Made by hand since the list was read: find it by email, never create twice.
+            raw = await self._client.call("GET", mapping.path(kind, "by-email", person.email))
+            synced = await self._adopt(ctx, person, mapping.remote(raw), fields)
+            if not synced.data.get("managed", True):
+                self._report_not_managed(ctx, person)
+            elif synced.fingerprint != wanted:
+                await self._update_person(ctx, kind, person, fields, synced.remote_id)
+            return synced.remote_id
+        await self._remember(ctx, person.kind.value, person.external_id, Synced(remote_id, wanted))
+        ctx.report.count(person.kind.value, "created")
+        return remote_id
+
+    async def _update_person(
+        self,
+        ctx: RunContext,
+        kind: mapping.Kind,
+        person: Person,
+        fields: dict[str, Any],
+        remote_id: str,
+    ) -> None:
+        if not ctx.dry_run:
+            body = mapping.person_body(
+                kind, fields, send_credentials=self._send_credentials, remote_id=remote_id
+            )
+            await self._client.call("PATCH", mapping.path(kind), json=body)
+            await self._remember(
+                ctx, person.kind.value, person.external_id, Synced(remote_id, fingerprint(fields))
+            )
+        ctx.report.count(person.kind.value, "updated")
+
+    def _report_not_managed(self, ctx: RunContext, person: Person) -> None:
+        if person.external_id not in self._not_managed:
+            self._not_managed.add(person.external_id)
+            ctx.report.skip(
+                person.kind.value,
+                Reason.PERSON_NOT_MANAGED,
+                key=person.external_id,
+                detail=f"{person.email} was made by hand in Edusign: put on the "
+                "sheets as is, never modified",
+            )
+
+    # Groups
+
+    async def _group(self, ctx: RunContext, group: Group) -> str | None:
+        self._group_records[group.external_id] = group
+        return await self._groups.get(group.external_id, lambda: self._ensure_group(ctx, group))
+
+    async def _ensure_group(self, ctx: RunContext, group: Group) -> str | None:
+        try:
+            return await self._write_group(ctx, group)
+        except EdusignError as exc:
+            ctx.report.fail(
+                "group", Reason.WRITE_REFUSED, key=group.external_id, detail=exc.message
+            )
+        except TransientError as exc:
+            ctx.report.fail("group", Reason.SERVER_ERROR, key=group.external_id, detail=str(exc))
+        return None
+
+    async def _write_group(self, ctx: RunContext, group: Group) -> str:
+        fields = mapping.group_fields(group, await self._members(ctx, group))
+        wanted = fingerprint(fields)
+        known = (await self._stored(ctx, "group")).get(group.external_id)
+        if known is None:
+            found = (await self._index(ctx, "group")).by_api_id.get(group.external_id)
+            if found is not None:
+                known = Synced(found.id, fingerprint({k: found.content.get(k) for k in fields}))
+        if known is None:
+            if ctx.dry_run:
+                ctx.report.count("group", "created")
+                return f"(new {group.external_id})"
+            remote_id = await self._client.create("group", {"group": fields}, group.external_id)
+            await self._remember(ctx, "group", group.external_id, Synced(remote_id, wanted))
+            ctx.report.count("group", "created")
+            return remote_id
+        if known.fingerprint == wanted:
+            ctx.report.count("group", "unchanged")
+            return known.remote_id
+        if not ctx.dry_run:
+            body = {"group": {"ID": known.remote_id, **fields}}
+            await self._client.call("PATCH", mapping.path("group"), json=body)
+            await self._remember(ctx, "group", group.external_id, Synced(known.remote_id, wanted))
+        ctx.report.count("group", "updated")
+        return known.remote_id
+
+    async def _members(self, ctx: RunContext, group: Group) -> list[str]:
+        """The group's members that exist in Edusign: written this run, or before."""
+        resolved = self._people.known()
+        stored = await self._stored(ctx, PersonKind.STUDENT.value)
+        ids = (
+            resolved.get(m) or (stored[m].remote_id if m in stored else None) for m in group.members
+        )
+        return sorted({i for i in ids if i and not i.startswith("(new ")})
+
+    async def _settle_groups(self, ctx: RunContext) -> None:
+        """Members created after their group was: the group is brought up to date once."""
+        for key, remote_id in self._groups.known().items():
+            if remote_id is None or ctx.dry_run:
+                continue
+            group = self._group_records[key]
+            fields = mapping.group_fields(group, await self._members(ctx, group))
+            known = (await self._stored(ctx, "group")).get(key)
+            if known is not None and known.fingerprint != fingerprint(fields):
+                await self._ensure_group(ctx, group)
+
+    # State and bulk lists, each read once per run
+
+    async def _stored(self, ctx: RunContext, kind: str) -> dict[str, Synced]:
+        return await self._state.get(kind, lambda: ctx.state.load(kind))
+
+    async def _remember(self, ctx: RunContext, kind: str, key: str, synced: Synced) -> None:
+        await ctx.state.save(kind, key, synced)
+        (await self._stored(ctx, kind))[key] = synced
+
+    async def _forget(self, ctx: RunContext, kind: str, key: str) -> None:
+        await ctx.state.forget(kind, key)
+        (await self._stored(ctx, kind)).pop(key, None)
+
+    async def _index(self, ctx: RunContext, kind: mapping.Kind) -> Index:
+        return await self._indexes.get(kind, lambda: self._load_index(ctx, kind))
+
+    async def _load_index(self, ctx: RunContext, kind: mapping.Kind) -> Index:
+        if kind == "group":  # not paged [seen]
+            listed = await self._client.call("GET", mapping.path("group"))
+            rows = [r for r in listed if isinstance(r, dict)] if isinstance(listed, list) else []
+        else:
+            params = _window_params(ctx) if kind == "course" else None
+            rows = [r async for r in self._client.pages(kind, mapping.PAGE_SIZE[kind], params)]
+        index = Index()
+        for row in rows:
+            found = mapping.remote(row)
+            if found.ours and found.api_id:
+                index.by_api_id[found.api_id] = found
+            if found.email:
+                index.by_email.setdefault(found.email, found)
+        return index
+
+
+@dataclass(frozen=True)
+class _Sheet:
+    """A session as it is to be written: its fields, its students' Edusign ids."""
+
+    session: Session
+    fields: dict[str, Any]
+    students: list[str]
+
+    @property
+    def fields_fingerprint(self) -> str:
+        return fingerprint(self.fields)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint({"fields": self.fields, "students": self.students})
+
+    def synced(self, remote_id: str) -> Synced:
+        return Synced(
+            remote_id,
+            self.fingerprint,
+            {
+                "date": self.session.day.isoformat(),
+                "fields": self.fields_fingerprint,
+                "professors": _professors(self.fields),
+            },
+        )
+
+
+def _professors(fields: dict[str, Any]) -> int:
+    return sum(1 for k, v in fields.items() if v and mapping.is_professor_slot(k))
+
+
+def _day(synced: Synced) -> date | None:
+    value = synced.data.get("date")
+    return date.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _window_params(ctx: RunContext) -> dict[str, str]:
+    start = datetime.combine(ctx.window.first, time(0), ctx.timezone)
+    end = datetime.combine(ctx.window.last + timedelta(days=1), time(0), ctx.timezone)
+    return {"start": start.isoformat(), "end": end.isoformat()}

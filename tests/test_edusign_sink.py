@@ -1,0 +1,437 @@
+"""CELCAT sandbox -> engine -> Edusign sandbox: every rule of "What is written" and
+"Changes, deletions, idempotency" in sync-rules.md, with its reason code."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import httpx
+import pytest
+
+from adapters.celcat.plugin import CelcatOptions, celcat_source
+from adapters.celcat.sandbox import CelcatSandbox, Institution, generate_institution
+from core.context import RunContext, Window
+from core.engine import run_pipeline
+from core.protocols import Pipeline
+from core.report import ReportBuilder, RunReport
+from core.state import StateStore, open_state
+from core.timetable import session_rules
+from sinks.edusign.plugin import EdusignOptions, edusign_sink
+from sinks.edusign.sandbox import EdusignSandbox, School
+from tests.doubles import PARIS
+
+pytestmark = pytest.mark.anyio
+
+NOW = datetime(2025, 10, 20, 9, 0, tzinfo=UTC)  # window: Oct 21..Nov 3
+KEY = "edusign-key-acme-0001"
+WRITES = ("POST", "PATCH", "PUT", "DELETE")
+
+
+class FakeClock:
+    """Time that passes only when someone sleeps, jumping to the sleeper's wake-up time:
+    pacing and retries cost no real time, and concurrent sleeps overlap as they would."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        wake = self.now + max(seconds, 0.0)
+        await anyio.lowlevel.checkpoint()
+        self.now = max(self.now, wake)
+
+
+@dataclass
+class World:
+    """A CELCAT institution, an Edusign school, and a state store between them."""
+
+    inst: Institution
+    celcat: CelcatSandbox
+    edusign: EdusignSandbox
+    school: School
+    store: StateStore
+    clock: FakeClock = field(default_factory=FakeClock)
+    sink_options: dict[str, Any] = field(default_factory=dict)
+    celcat_options: dict[str, Any] = field(default_factory=dict)
+
+    async def sync(
+        self, *, now: datetime = NOW, dry_run: bool = False, store: StateStore | None = None
+    ) -> RunReport:
+        store = store or self.store
+        report = RunReport(
+            run_id="t", tenant="acme", pipeline="timetable", started_at=now, dry_run=dry_run
+        )
+        builder = ReportBuilder(report)
+        ctx = RunContext(
+            tenant="acme",
+            pipeline="timetable",
+            run_id="t",
+            now=now,
+            timezone=PARIS,
+            window=Window.starting_after(now, PARIS, 14),
+            dry_run=dry_run,
+            report=builder,
+            state=store.for_tenant("acme", dry_run=dry_run),
+        )
+        celcat = CelcatOptions.model_validate(
+            {"url": "http://celcat", "api_code": "c", **self.celcat_options}
+        )
+        edusign = EdusignOptions.model_validate(
+            {"url": "http://edusign", "api_key": KEY, **self.sink_options}
+        )
+        async with (
+            celcat_source(
+                celcat,
+                tenant="acme",
+                meter=builder.call,
+                sleep=self.clock.sleep,
+                transport=httpx.ASGITransport(self.celcat.app),
+            ) as source,
+            edusign_sink(
+                edusign,
+                tenant="acme",
+                meter=builder.call,
+                sleep=self.clock.sleep,
+                clock=self.clock,
+                transport=httpx.ASGITransport(self.edusign.app),
+            ) as sink,
+        ):
+            await run_pipeline(Pipeline(source, sink, session_rules(celcat), concurrency=4), ctx)
+        return builder.finish(now)
+
+    def writes(self) -> Counter[str]:
+        return Counter({k: n for k, n in self.edusign.calls.items() if k.split()[0] in WRITES})
+
+    def ours(self, kind: str) -> list[dict[str, Any]]:
+        records = {
+            "course": self.school.courses,
+            "student": self.school.students,
+            "professor": self.school.professors,
+            "group": self.school.groups,
+        }[kind]
+        return [r for r in records.values() if r.get("API_TYPE") == "passerelle"]
+
+    def course(self, key: str) -> dict[str, Any] | None:
+        return self.school.find("course", key)
+
+
+@pytest.fixture
+async def world() -> Any:
+    inst = generate_institution(
+        seed=5, start=date(2025, 10, 21), days=14, students=80, staff=14, groups=6, timetables=2
+    )
+    edusign = EdusignSandbox()
+    school = edusign.add_school(KEY, name="Acme Formation")
+    async with open_state("sqlite://") as store:
+        world = World(inst, CelcatSandbox(inst, api_code="c"), edusign, school, store)
+        edusign.clock = world.clock  # the sandbox's clock is the test's
+        yield world
+
+
+def events(report: RunReport, reason: str) -> set[str | None]:
+    return {e.key for e in report.events if e.reason == reason}
+
+
+def synced_keys(report: RunReport) -> int:
+    return report.counts["session"].created
+
+
+async def test_first_sync_writes_sheets_people_and_nothing_else(world: World) -> None:
+    report = await world.sync()
+    assert report.outcome == "ok", report.events[:3]
+    courses = world.ours("course")
+    assert len(courses) == report.counts["session"].created > 0
+    assert len(world.school.courses) == len(courses), "nothing but the connector's sheets"
+    some = courses[0]
+    assert some["API_ID"].startswith("celcat:")
+    assert some["NEED_STUDENTS_SIGNATURE"] is True
+    session_students = {e["studentId"] for c in courses for e in c["STUDENTS"]}
+    professors = {
+        c[k]
+        for c in courses
+        for k in c
+        if k == "PROFESSOR" or (k.startswith("PROFESSOR_") and k[10:].isdigit() and c[k])
+    }
+    assert {s["ID"] for s in world.ours("student")} == session_students, (
+        "students are created only when they have a synced sheet"
+    )
+    assert {p["ID"] for p in world.ours("professor")} == professors
+    for student in world.ours("student"):
+        assert student["API_ID"].startswith("celcat:student:")
+        assert student["SEND_EMAIL_CREDENTIALS"] is False
+    for professor in world.ours("professor"):
+        assert professor["_dontSendCredentials"] is True
+    assert report.counts["student"].created == len(world.ours("student"))
+    assert report.calls["edusign"] == sum(world.edusign.calls.values())
+
+
+async def test_a_sheet_carries_name_times_room_and_instructors(world: World) -> None:
+    staff = valid_people(world.inst, "staff", 2)
+    students = valid_people(world.inst, "student", 3)
+    room = next(iter(world.inst.rooms))
+    event = world.inst.add_event(
+        1,
+        name="Droit civil",
+        category_id=next(iter(world.inst.categories)),
+        dates={date(2025, 10, 27)},
+        start=time(9, 0),
+        end=time(10, 30),
+        staff=staff,
+        students=students,
+        rooms=[room],
+    )
+    await world.sync()
+    course = world.course(f"celcat:1:{event}:2025-10-27")
+    assert course is not None
+    assert course["NAME"] == "Droit civil"
+    assert course["START"] == "2025-10-27T09:00:00+01:00"  # local time, winter offset
+    assert course["END"] == "2025-10-27T10:30:00+01:00"
+    assert course["CLASSROOM"] == world.inst.rooms[room].name
+    assert course["PROFESSOR"]
+    assert course["PROFESSOR_2"]
+    assert len(course["STUDENTS"]) == 3
+
+
+async def test_a_second_run_with_nothing_changed_writes_nothing(world: World) -> None:
+    await world.sync()
+    world.edusign.reset_counts()
+    report = await world.sync()
+    assert world.writes() == Counter()
+    assert sum(world.edusign.calls.values()) == 0, "not even a read: the state store knows"
+    assert report.counts["session"].unchanged > 0
+    assert report.counts["session"].created == report.counts["session"].updated == 0
+
+
+async def test_changes_in_celcat_update_the_sheets(world: World) -> None:
+    await world.sync()
+    course = world.ours("course")[0]
+    _, timetable, event, _day = course["API_ID"].split(":")
+    tt, ev = int(timetable), int(event)
+    world.inst.rename_event(tt, ev, "Nouveau nom")
+    world.inst.set_times(tt, ev, time(14, 0), time(16, 0))
+    new_student = next(
+        s
+        for s in world.inst.students
+        if f"student:{s}" not in set().union(*world.inst.planted.values())
+        and s not in world.inst.event(tt, ev).students
+    )
+    world.inst.add_student_to_event(tt, ev, new_student)
+    world.edusign.reset_counts()
+    report = await world.sync()
+    updated = world.course(course["API_ID"])
+    assert updated is not None
+    assert updated["ID"] == course["ID"]
+    assert updated["NAME"] == "Nouveau nom"
+    assert updated["START"][11:] in ("14:00:00+02:00", "14:00:00+01:00")
+    added = world.school.find("student", f"celcat:student:{new_student}")
+    assert added is not None
+    assert added["ID"] in {e["studentId"] for e in updated["STUDENTS"]}
+    assert report.counts["session"].updated >= 1
+    assert world.writes()["POST /v1/course"] == 0, "updated in place, not recreated"
+
+
+async def test_a_person_whose_data_changed_is_updated(world: World) -> None:
+    await world.sync()
+    student = world.ours("student")[0]
+    celcat_id = int(student["API_ID"].split(":")[-1])
+    world.inst.set_person("student", celcat_id, email="nouvelle.adresse@etu.example.fr")
+    report = await world.sync()
+    assert world.school.students[student["ID"]]["EMAIL"] == "nouvelle.adresse@etu.example.fr"
+    assert report.counts["student"].updated == 1
+    assert len(world.ours("student")) == len({s["API_ID"] for s in world.ours("student")})
+
+
+async def test_vanished_sessions_are_deleted_and_moved_ones_recreated(world: World) -> None:
+    await world.sync()
+    courses = world.ours("course")
+    removed, moved, suspended = courses[0], courses[1], courses[2]
+    _, tt, ev, day = removed["API_ID"].split(":")
+    world.inst.remove_occurrence(int(tt), int(ev), date.fromisoformat(day))
+    _, tt2, ev2, day2 = moved["API_ID"].split(":")
+    world.inst.move_event(int(tt2), int(ev2), date.fromisoformat(day2), date(2025, 11, 2))
+    _, tt3, ev3, _ = suspended["API_ID"].split(":")
+    world.inst.suspend_event(int(tt3), int(ev3))
+    report = await world.sync()
+    assert world.course(removed["API_ID"]) is None
+    assert world.course(moved["API_ID"]) is None
+    assert world.course(f"celcat:{tt2}:{ev2}:2025-11-02") is not None
+    assert world.course(suspended["API_ID"]) is None
+    assert suspended["API_ID"] in events(report, "event_suspended")
+    assert report.counts["session"].deleted >= 3
+
+
+async def test_a_lost_state_store_duplicates_nothing(world: World) -> None:
+    await world.sync()
+    before = {
+        kind: sorted(r["ID"] for r in world.ours(kind))
+        for kind in ("course", "student", "professor")
+    }
+    world.edusign.reset_counts()
+    async with open_state("sqlite://") as empty:
+        report = await world.sync(store=empty)
+    after = {
+        kind: sorted(r["ID"] for r in world.ours(kind))
+        for kind in ("course", "student", "professor")
+    }
+    assert after == before
+    assert report.counts["session"].created == 0
+    assert world.writes()["POST /v1/course"] == 0
+    assert world.writes()["POST /v1/student"] == 0
+    listed = sum(
+        n
+        for k, n in world.edusign.calls.items()
+        if k in ("GET /v1/student", "GET /v1/professor", "GET /v1/course")
+    )
+    assert listed <= 20, "found in bulk lists, not one lookup per object"
+
+
+async def test_what_was_made_by_hand_is_never_touched(world: World) -> None:
+    teacher = world.school.add_professor(FIRSTNAME="Anne", LASTNAME="Main", EMAIL="a@x.example")
+    hand_course = world.school.add_course(
+        NAME="Réunion parents",
+        START="2025-10-22T08:00:00Z",
+        END="2025-10-22T09:00:00Z",
+        PROFESSOR=teacher,
+        NEED_STUDENTS_SIGNATURE=False,
+    )
+    first = await world.sync()
+    assert first.outcome == "ok"
+    # A student CELCAT knows, made by hand in Edusign before the second run's lookup.
+    celcat_student = next(iter(world.ours("student")))
+    world.school.students.pop(celcat_student["ID"])
+    hand_id = world.school.add_student(
+        FIRSTNAME="Marie", LASTNAME="Manuelle", EMAIL=celcat_student["EMAIL"]
+    )
+    async with open_state("sqlite://") as empty:
+        report = await world.sync(store=empty)
+    assert world.school.courses[hand_course]["NAME"] == "Réunion parents"
+    assert world.school.students[hand_id]["LASTNAME"] == "Manuelle", "never modified"
+    assert world.school.students[hand_id].get("API_TYPE") != "passerelle"
+    assert celcat_student["API_ID"] in events(report, "person_not_managed")
+    linked = [c for c in world.ours("course") if hand_id in {e["studentId"] for e in c["STUDENTS"]}]
+    assert linked, "the hand-made person is put on the sheets as is"
+
+
+def valid_people(inst: Institution, kind: str, n: int) -> list[int]:
+    planted = set().union(*inst.planted.values())
+    pool = inst.staff if kind == "staff" else inst.students
+    return [i for i in pool if f"{kind}:{i}" not in planted][:n]
+
+
+async def test_a_professor_made_by_hand_is_linked_not_duplicated(world: World) -> None:
+    inst = world.inst
+    (staff_id,) = valid_people(inst, "staff", 1)
+    event = inst.add_event(
+        2,
+        name="Algèbre",
+        category_id=next(iter(inst.categories)),
+        dates={date(2025, 10, 28)},
+        start=time(8, 0),
+        end=time(9, 0),
+        staff=[staff_id],
+        students=valid_people(inst, "student", 2),
+    )
+    email = inst.staff[staff_id].email
+    hand = world.school.add_professor(FIRSTNAME="Prof", LASTNAME="Manuel", EMAIL=email.upper())
+    report = await world.sync()
+    same_email = [
+        p["ID"]
+        for p in world.school.professors.values()
+        if p["EMAIL"].casefold() == email.casefold()
+    ]
+    assert same_email == [hand]
+    assert world.school.professors[hand]["LASTNAME"] == "Manuel"
+    course = world.course(f"celcat:2:{event}:2025-10-28")
+    assert course is not None
+    assert course["PROFESSOR"] == hand
+    assert f"celcat:staff:{staff_id}" in events(report, "person_not_managed")
+
+
+async def test_a_locked_or_signed_sheet_is_never_rewritten_nor_deleted(world: World) -> None:
+    await world.sync()
+    locked, signed, other = world.ours("course")[:3]
+    world.school.lock(locked["ID"])
+    student = signed["STUDENTS"][0]["studentId"]
+    world.school.sign(signed["ID"], student)
+    for course in (locked, signed, other):
+        _, tt, ev, _ = course["API_ID"].split(":")
+        world.inst.rename_event(int(tt), int(ev), f"Renamed {ev}")
+    report = await world.sync()
+    assert world.school.courses[locked["ID"]]["NAME"] == locked["NAME"]
+    assert world.school.courses[signed["ID"]]["NAME"] == signed["NAME"]
+    assert {locked["API_ID"], signed["API_ID"]} <= events(report, "sheet_locked")
+    for course in (locked, signed):
+        _, tt, ev, _ = course["API_ID"].split(":")
+        world.inst.remove_event(int(tt), int(ev))
+    report = await world.sync()
+    assert locked["ID"] in world.school.courses
+    assert signed["ID"] in world.school.courses
+    assert {locked["API_ID"], signed["API_ID"]} <= events(report, "sheet_locked")
+
+
+async def test_send_credentials_and_groups(world: World) -> None:
+    world.sink_options = {"send_credentials": True, "sync_groups": True}
+    report = await world.sync()
+    assert all(s["SEND_EMAIL_CREDENTIALS"] is True for s in world.ours("student"))
+    assert all(p["_dontSendCredentials"] is False for p in world.ours("professor"))
+    groups = world.ours("group")
+    assert groups
+    assert report.counts["group"].created == len(groups)
+    students = {s["ID"] for s in world.ours("student")}
+    for group in groups:
+        assert set(group["STUDENTS"]) <= students, "only members that exist in Edusign"
+        assert group["NAME"] == world.inst.groups[int(group["API_ID"].split(":")[-1])].name
+    with_group = [c for c in world.ours("course") if c.get("SCHOOL_GROUP")]
+    assert with_group
+    world.edusign.reset_counts()
+    await world.sync()
+    assert world.writes() == Counter(), "groups too are left alone when unchanged"
+
+
+async def test_dry_run_plans_and_writes_nothing(world: World) -> None:
+    plan = await world.sync(dry_run=True)
+    assert world.writes() == Counter()
+    assert not world.school.courses
+    assert not world.school.students
+    assert plan.counts["session"].created > 0
+    assert plan.counts["student"].created > 0
+    real = await world.sync()
+    assert real.counts["session"].created == plan.counts["session"].created
+    assert real.counts["student"].created == plan.counts["student"].created
+
+
+async def test_pacing_never_exceeds_480_in_any_minute(world: World) -> None:
+    """About 1,000 writes; the sandbox's clock is the test's, so no real time passes."""
+    inst = generate_institution(
+        seed=9,
+        start=date(2025, 10, 21),
+        days=14,
+        students=500,
+        staff=40,
+        groups=20,
+        timetables=2,
+        occurrences=520,
+        bad_records=False,
+    )
+    world.inst, world.celcat = inst, CelcatSandbox(inst, api_code="c")
+    report = await world.sync()  # at the default pace: 450 a minute, a margin under 480
+    arrivals = sorted(world.edusign.request_times[KEY])
+    writes = sum(world.writes().values())
+    assert writes >= 1000
+    start = 0
+    busiest = 0
+    for end, moment in enumerate(arrivals):
+        while arrivals[start] <= moment - 60.0:
+            start += 1
+        busiest = max(busiest, end - start + 1)
+    assert busiest <= 480
+    assert busiest >= 440, "and the budget is used, not wasted"
+    assert world.edusign.slowed[KEY] == 0, "never slowed down by the server"
+    assert report.outcome == "ok"
