@@ -6,6 +6,7 @@ sinks below mask them in the final text, tracebacks included, whatever code logg
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,7 +15,9 @@ from typing import TextIO
 from loguru import logger
 
 MASK = "********"
+SHORT_SECRET = 8
 _secrets: set[str] = set()
+_pattern: re.Pattern[str] | None = None
 
 HUMAN_FORMAT = (
     "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
@@ -23,16 +26,23 @@ HUMAN_FORMAT = (
 
 
 def mask_secrets(values: Iterable[str]) -> None:
-    """Mask these values in every log line from now on. Short values are masked too:
-    a secret is a secret, and a false positive only hides a few characters."""
+    """Mask these values in every log line and report from now on.
+
+    A secret shorter than ``SHORT_SECRET`` characters is masked where it stands as a word
+    of its own: masked inside words too, a one-letter test key would shred every line.
+    """
+    global _pattern
     _secrets.update(v for v in values if v)
+    # Longest first, so that a secret containing another is masked whole.
+    alternatives = [
+        re.escape(s) if len(s) >= SHORT_SECRET else rf"(?<![\w.@-]){re.escape(s)}(?![\w.@-])"
+        for s in sorted(_secrets, key=len, reverse=True)
+    ]
+    _pattern = re.compile("|".join(alternatives)) if alternatives else None
 
 
 def redact(text: str) -> str:
-    # Longest first, so that a secret containing another is masked whole.
-    for secret in sorted(_secrets, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
+    return text if _pattern is None else _pattern.sub(MASK, text)
 
 
 class _Redacting:

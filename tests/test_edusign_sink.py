@@ -22,7 +22,7 @@ from core.report import ReportBuilder, RunReport
 from core.state import StateStore, open_state
 from core.timetable import session_rules
 from sinks.edusign.plugin import EdusignOptions, edusign_sink
-from sinks.edusign.sandbox import EdusignSandbox, School
+from sinks.edusign.sandbox import EdusignSandbox, Fault, School
 from tests.doubles import PARIS
 
 pytestmark = pytest.mark.anyio
@@ -38,11 +38,13 @@ class FakeClock:
 
     def __init__(self) -> None:
         self.now = 1_000.0
+        self.slept: list[float] = []
 
     def __call__(self) -> float:
         return self.now
 
     async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
         wake = self.now + max(seconds, 0.0)
         await anyio.lowlevel.checkpoint()
         self.now = max(self.now, wake)
@@ -435,3 +437,28 @@ async def test_pacing_never_exceeds_480_in_any_minute(world: World) -> None:
     assert busiest >= 440, "and the budget is used, not wasted"
     assert world.edusign.slowed[KEY] == 0, "never slowed down by the server"
     assert report.outcome == "ok"
+
+
+async def test_faults_on_edusign_are_retried_without_duplicates(world: World) -> None:
+    """A create whose answer is lost (the body cut short after Edusign did it) is looked
+    up before it is tried again; 429 and 5xx are retried."""
+    clean = await world.sync(dry_run=True)
+    world.edusign.faults += [
+        Fault(
+            method="POST",
+            path="^/v1/(course|student|professor)$",
+            body="truncated",
+            rate=0.3,
+            seed=1,
+        ),
+        Fault(method="POST", path="^/v1/course$", status=503, rate=0.2, seed=2),
+        Fault(path="^/v1/", status=429, retry_after=2, rate=0.05, seed=3),
+    ]
+    report = await world.sync()
+    assert report.outcome == "ok", [e for e in report.events if e.status == "failed"][:3]
+    assert all(f.fired for f in world.edusign.faults)
+    for kind in ("course", "student", "professor"):
+        api_ids = [r["API_ID"] for r in world.ours(kind)]
+        assert len(api_ids) == len(set(api_ids)), f"no duplicate {kind}"
+    assert len(world.ours("course")) == clean.counts["session"].created
+    assert 2.0 in world.clock.slept

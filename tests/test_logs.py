@@ -57,3 +57,10 @@ def test_json_lines_carry_tenant_and_run_and_mask_secrets() -> None:
 def test_a_longer_secret_containing_a_shorter_one_is_masked_whole() -> None:
     mask_secrets(["abc", "xxabcxx"])
     assert redact("key=xxabcxx; code=abc") == f"key={MASK}; code={MASK}"
+
+
+def test_a_short_secret_is_masked_as_a_word_not_inside_words() -> None:
+    mask_secrets(["k9"])
+    assert redact("key k9 sent; ok; bk9x; user@k9.example") == (
+        f"key {MASK} sent; ok; bk9x; user@k9.example"
+    )

@@ -1,0 +1,126 @@
+"""The real ``passerelle`` command against both sandboxes served on loopback ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import anyio
+import pytest
+
+from adapters.celcat.sandbox import CelcatSandbox, generate_institution
+from core.config import load_config
+from core.plugins import load_registry
+from core.sandbox import serve_app
+from sinks.edusign.sandbox import EdusignSandbox
+
+pytestmark = pytest.mark.anyio
+
+PASSERELLE = str(Path(sys.executable).parent / "passerelle")
+EDUSIGN_KEY = "edusign-e2e-key"
+WRITES = ("POST", "PATCH", "PUT", "DELETE")
+
+
+@dataclass
+class Servers:
+    celcat: CelcatSandbox
+    edusign: EdusignSandbox
+    config: Path
+
+    async def run(self, *args: str, tty: bool = False) -> tuple[int, str]:
+        command = [PASSERELLE, *args, "--config", str(self.config)]
+        env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
+        if tty:  # a pseudo-terminal, as a person at a terminal has
+            command = ["script", "-qec", shlex.join(command), "/dev/null"]
+        result = await anyio.run_process(command, check=False, env=env)
+        return result.returncode, (result.stdout + result.stderr).decode()
+
+    def edusign_writes(self) -> int:
+        return sum(n for k, n in self.edusign.calls.items() if k.split()[0] in WRITES)
+
+
+@pytest.fixture
+async def servers(tmp_path: Path) -> AsyncIterator[Servers]:
+    inst = generate_institution(
+        seed=3, start=date(2025, 10, 21), days=14, students=60, staff=12, groups=4, timetables=2
+    )
+    celcat = CelcatSandbox(inst, api_code="e2e-code")
+    edusign = EdusignSandbox()
+    edusign.add_school(EDUSIGN_KEY, name="Acme Formation")
+    async with serve_app(celcat.app) as celcat_url, serve_app(edusign.app) as edusign_url:
+        config = tmp_path / "plugins.toml"
+        config.write_text(f"""
+[worker]
+state_url = "sqlite:///{tmp_path / "state.db"}"
+
+[tenants.acme.celcat]
+url = "{celcat_url}"
+api_code = "e2e-code"
+
+[tenants.acme.edusign]
+url = "{edusign_url}"
+api_key = "{EDUSIGN_KEY}"
+requests_per_minute = 60000
+""")
+        yield Servers(celcat, edusign, config)
+
+
+NOW = ("--now", "2025-10-20T10:00")
+
+
+async def test_sync_prints_the_summary_and_report_reads_it(servers: Servers) -> None:
+    code, output = await servers.run("sync", "acme", *NOW)
+    assert code == 0, output
+    assert "acme timetable run" in output
+    assert ": ok" in output
+    assert "Why objects were left out" in output
+    created = servers.edusign_writes()
+    assert created > 0
+
+    code, output = await servers.run("report", "acme", "--json")
+    report = json.loads(output)
+    assert report["outcome"] == "ok"
+    assert report["counts"]["session"]["created"] > 0
+    assert report["calls"]["edusign"] > 0
+    assert report["calls"]["celcat"] > 0
+
+    servers.edusign.reset_counts()
+    code, output = await servers.run("sync", "acme", *NOW)
+    assert code == 0
+    assert servers.edusign_writes() == 0
+
+
+async def test_dry_run_prints_the_plan_and_writes_nothing(servers: Servers, tmp_path: Path) -> None:
+    code, output = await servers.run("sync", "acme", "--dry-run", *NOW)
+    assert code == 0, output
+    assert "dry run: nothing was written" in output
+    assert "would be created" in output
+    assert servers.edusign_writes() == 0
+    assert not (tmp_path / "state.db").exists()
+
+
+async def test_sync_shows_progress_on_a_terminal(servers: Servers) -> None:
+    code, output = await servers.run("sync", "acme", *NOW, tty=True)
+    assert code == 0, output
+    assert "\x1b[" in output, "a live display drawn with terminal codes"
+    assert "session" in output
+
+
+async def test_check_names_the_school(servers: Servers) -> None:
+    code, output = await servers.run("check", "acme")
+    assert code == 0, output
+    assert "sink edusign" in output
+    assert "school: Acme Formation" in output
+
+
+def test_the_example_configuration_is_valid() -> None:
+    example = Path(__file__).parents[1] / "plugins.toml"
+    config = load_config(example, load_registry())
+    assert config.problems == []
+    assert (config.tenant("acme").source, config.tenant("acme").sink) == ("celcat", "edusign")
