@@ -68,15 +68,19 @@ def session(
     )
 
 
-def context(store: StateStore, *, tenant: str = "acme", dry_run: bool = False) -> RunContext:
-    report = RunReport(run_id="test-run", tenant=tenant, pipeline="timetable", started_at=NOW)
+def context(
+    store: StateStore, *, tenant: str = "acme", dry_run: bool = False, now: datetime = NOW
+) -> RunContext:
+    report = RunReport(
+        run_id="test-run", tenant=tenant, pipeline="timetable", started_at=now, dry_run=dry_run
+    )
     return RunContext(
         tenant=tenant,
         pipeline="timetable",
         run_id="test-run",
-        now=NOW,
+        now=now,
         timezone=PARIS,
-        window=Window.starting_after(NOW, PARIS, 14),
+        window=Window.starting_after(now, PARIS, 14),
         dry_run=dry_run,
         report=ReportBuilder(report),
         state=store.for_tenant(tenant, dry_run=dry_run),

@@ -364,7 +364,7 @@ async def test_a_large_institution_costs_a_bounded_number_of_calls(
     The bound, per run (R rows of a reference list, P the page size, T timetables, D days
     in the window, E(t) the distinct events of timetable t in the window):
         reference: 1 timetables + ceil(R/P) for each of staff, students, rooms, groups,
-                   memberships, categories (the categories twice: check's list and ours)
+                   memberships, categories
         per timetable and day: ceil(occurrences of the day / P), at least 1
         per distinct event: 4 (staff, student, room and group assignments)
     Students cost ceil(3000/1000) = 3 calls, not 3,000.
