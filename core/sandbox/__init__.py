@@ -6,7 +6,7 @@ a loopback port (``serve_app``). Nothing here knows any particular API.
 
 from core.sandbox.faults import ConnectionDropped, Fault, FaultInjector
 from core.sandbox.recording import RecordedRequest, RequestLog, route_template
-from core.sandbox.serve import serve_app
+from core.serve import serve_app
 
 __all__ = [
     "ConnectionDropped",

@@ -16,7 +16,7 @@ from adapters.celcat.sandbox.generator import generate_institution
 from adapters.celcat.sandbox.state import Institution, UserNameFormat
 from core.sandbox.faults import ConnectionDropped, Fault
 from core.sandbox.recording import RecordedRequest
-from core.sandbox.serve import serve_app
+from core.serve import serve_app
 
 __all__ = [
     "CelcatSandbox",

@@ -16,7 +16,7 @@ a mapping typo fails a contract test.
 
 from core.sandbox.faults import ConnectionDropped, Fault
 from core.sandbox.recording import RecordedRequest
-from core.sandbox.serve import serve_app
+from core.serve import serve_app
 from sinks.edusign.sandbox.app import EdusignSandbox
 from sinks.edusign.sandbox.errors import ApiError
 from sinks.edusign.sandbox.fields import Record

@@ -1,4 +1,5 @@
-"""Serving a sandbox's ASGI app on a loopback port, for the demo and end-to-end tests.
+"""Serving an ASGI app on a loopback port: the sandboxes (demo, end-to-end tests) and the
+worker's health endpoint.
 
 A real port exercises what ``httpx.ASGITransport`` cannot: client timeouts, connection
 pools, a connection dropped mid-answer. Uvicorn runs as a task of the caller's task
