@@ -10,23 +10,33 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import anyio
 import typer
+from loguru import logger
 from rich.live import Live
 
-from core.config import Config, load_config
-from core.console import counts_table, make_console, plugins_table, report_view
+from core.config import Config, ConfigErrors, PluginUnavailable, load_config
+from core.console import (
+    counts_table,
+    make_console,
+    plugins_table,
+    report_view,
+    schedule_table,
+)
 from core.errors import ConfigError, RunFailed
 from core.logs import configure_logging, mask_secrets
 from core.plugins import Registry, default_registry
 from core.protocols import Setup
 from core.report import Outcome, ReportBuilder, RunReport
-from core.runner import run_tenant
+from core.runner import run_tenant, utc_now
+from core.schedule import Schedule
+from core.service import serve_worker
 from core.state import open_state
+from core.worker import pipelines_of
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 _EXIT_FOR_OUTCOME = {
@@ -51,6 +61,20 @@ ConfigOption = Annotated[
     ),
 ]
 TenantArgument = Annotated[str, typer.Argument(help="The tenant's name, as in [tenants.NAME].")]
+NowOption = Annotated[
+    datetime | None,
+    typer.Option(
+        "--now",
+        help="The clock (ISO-8601); without an offset, in the tenant's zone (UTC for schedule).",
+        formats=[
+            "%Y-%m-%dT%H:%M:%S%z",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%dT%H:%M%z",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d",
+        ],
+    ),
+]
 
 
 @app.callback()
@@ -168,20 +192,7 @@ def sync(
         bool,
         typer.Option("--dry-run", help="Read everything, write nothing, print what would be done."),
     ] = False,
-    now: Annotated[
-        datetime | None,
-        typer.Option(
-            "--now",
-            help="The run's clock (ISO-8601); without an offset, in the tenant's zone.",
-            formats=[
-                "%Y-%m-%dT%H:%M:%S%z",
-                "%Y-%m-%dT%H:%M:%S",
-                "%Y-%m-%dT%H:%M%z",
-                "%Y-%m-%dT%H:%M",
-                "%Y-%m-%d",
-            ],
-        ),
-    ] = None,
+    now: NowOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Run one tenant's pipeline now, in the foreground, with progress."""
@@ -272,14 +283,48 @@ def _arrives_with(issue: str) -> NoReturn:
 
 @app.command()
 def run(config: ConfigOption = None) -> None:
-    """The long-lived worker: every tenant on its schedule, until SIGTERM/SIGINT."""
-    _arrives_with("the worker (issue 5)")
+    """The long-lived worker: every tenant on its schedule, until SIGTERM/SIGINT.
+
+    SIGTERM or SIGINT stops gracefully (a second one stops at once); SIGHUP reloads the
+    configuration, keeping the old one if the new one is invalid.
+    """
+    with _config_errors_exit():
+        loaded, registry = _load(config)
+        fatal = [p for p in loaded.problems if not isinstance(p, PluginUnavailable)]
+        if fatal:
+            raise ConfigErrors(fatal)
+    for problem in loaded.problems:
+        logger.error("tenant disabled: {}", problem)
+    anyio.run(serve_worker, loaded, registry, config)
 
 
 @app.command()
-def schedule(config: ConfigOption = None) -> None:
+def schedule(
+    now: NowOption = None,
+    count: Annotated[int, typer.Option("--count", min=1, max=50, help="Runs to show.")] = 3,
+    config: ConfigOption = None,
+) -> None:
     """Each tenant's next run times, in its time zone."""
-    _arrives_with("the worker (issue 5)")
+    with _config_errors_exit():
+        loaded, registry = _load(config)
+        if loaded.problems:
+            raise ConfigErrors(loaded.problems)
+    console = make_console()
+    moment = now or utc_now()
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    table = schedule_table(console)
+    for name, tenant in sorted(loaded.tenants.items()):
+        runs = Schedule(tenant.settings.schedule, tenant.timezone, name).upcoming(moment, count)
+        for pipeline in pipelines_of(tenant, registry):
+            table.add_row(
+                name,
+                pipeline,
+                tenant.settings.timezone,
+                ", ".join(tenant.settings.schedule),
+                "  ".join(r.strftime("%Y-%m-%d %H:%M %Z") for r in runs),
+            )
+    console.print(table)
 
 
 @app.command()

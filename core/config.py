@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -29,9 +28,12 @@ from core.errors import ConfigError
 from core.options import PluginOptions
 from core.plugins import Registry
 from core.protocols import PipelineSpec, TransformerSpec
+from core.schedule import is_valid
 
 ENV_PREFIX = "PASSERELLE_"
-DEFAULT_SCHEDULE = ("H 11-12 * * *", "H 18-20 * * *")
+# Twice a day, minute AND hour spread per tenant: in croniter, "H 11-12" would run at
+# hour 11 and at hour 12; "H H(11-12)" picks one hour of the two.
+DEFAULT_SCHEDULE = ("H H(11-12) * * *", "H H(18-20) * * *")
 _TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 
@@ -40,6 +42,18 @@ class WorkerConfig(BaseModel):
 
     state_url: str = "sqlite:///passerelle-state.db"
     max_concurrent_tenants: int = Field(8, ge=1, le=1000)
+    grace_minutes: float = Field(60, ge=0)
+    shutdown_timeout_seconds: float = Field(60, ge=0)
+    health_address: str | None = None
+
+    @field_validator("health_address")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            host, _, port = value.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"expected HOST:PORT, e.g. 127.0.0.1:9108, got {value!r}")
+        return value
 
 
 class TenantSettings(BaseModel):
@@ -68,7 +82,7 @@ class TenantSettings(BaseModel):
         if not value:
             raise ValueError("needs at least one cron expression")
         for expression in value:
-            if not croniter.is_valid(expression, hash_id=b"check"):
+            if not is_valid(expression):
                 raise ValueError(f"not a cron expression: {expression!r}")
         return value
 
@@ -106,6 +120,10 @@ class Config:
             known = ", ".join(sorted(self.tenants)) or "none"
             raise ConfigError(f"no such tenant (configured: {known})", tenant=name)
         return self.tenants[name]
+
+
+class PluginUnavailable(ConfigError):
+    """The tenant uses a plugin that failed to load: only this tenant is disabled."""
 
 
 class ConfigErrors(ConfigError):
@@ -271,7 +289,7 @@ def _unknown(registry: Registry, tenant: str, key: str, name: str, what: str) ->
     plugin = name.replace("_", "-")
     for broken in (name, plugin):
         if broken in registry.broken:
-            return ConfigError(
+            return PluginUnavailable(
                 f"plugin {broken!r} could not be loaded "
                 f"({registry.broken[broken]}); this tenant is disabled",
                 tenant=tenant,

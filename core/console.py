@@ -106,3 +106,7 @@ def plugins_table(console: Console, plugins: list[PluginInfo]) -> Table:
             info.name, info.version or "-", info.origin, ", ".join(info.provides), hooks, status
         )
     return table
+
+
+def schedule_table(console: Console) -> Table:
+    return _table(console, "tenant", "pipeline", "time zone", "schedule", "next runs")

@@ -17,7 +17,7 @@ import pytest
 from adapters.celcat.sandbox import CelcatSandbox, generate_institution
 from core.config import load_config
 from core.plugins import load_registry
-from core.sandbox import serve_app
+from core.serve import serve_app
 from sinks.edusign.sandbox import EdusignSandbox
 
 pytestmark = pytest.mark.anyio

@@ -1,12 +1,11 @@
 """Building blocks for a plugin's sandbox: a stateful fake of its remote API.
 
-Fault injection (``Fault``), call recording (``RequestLog``), and serving an ASGI app on
-a loopback port (``serve_app``). Nothing here knows any particular API.
+Fault injection (``Fault``) and call recording (``RequestLog``); ``core.serve`` serves the
+app on a loopback port. Nothing here knows any particular API.
 """
 
 from core.sandbox.faults import ConnectionDropped, Fault, FaultInjector
 from core.sandbox.recording import RecordedRequest, RequestLog, route_template
-from core.serve import serve_app
 
 __all__ = [
     "ConnectionDropped",
@@ -15,5 +14,4 @@ __all__ = [
     "RecordedRequest",
     "RequestLog",
     "route_template",
-    "serve_app",
 ]

@@ -1,0 +1,96 @@
+"""``passerelle run``: the worker as a process, with its store, signals and health endpoint.
+
+Signals: SIGTERM or SIGINT stops gracefully, a second one at once; SIGHUP reloads the
+configuration file, and a configuration with problems is refused (logged) while the old
+one stays in force.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import anyio
+from anyio import CancelScope
+from loguru import logger
+
+from core.config import Config, load_config
+from core.health import health_app
+from core.logs import mask_secrets
+from core.metrics import Metrics, metrics_plugin
+from core.plugins import Registry
+from core.runner import run_tenant, utc_now
+from core.serve import serve_app
+from core.state import open_state
+from core.worker import Job, Worker
+
+STALE_AFTER_SECONDS = 300.0
+"""/healthz fails when the scheduler loop has not ticked for this long."""
+
+
+async def serve_worker(config: Config, registry: Registry, path: Path | None) -> None:
+    metrics = Metrics()
+    registry.manager.register(metrics_plugin(metrics), name="metrics")
+    settings = config.worker
+    async with open_state(settings.state_url) as store:
+
+        async def run_job(job: Job, current: Config) -> None:
+            await run_tenant(current, registry, store, job.tenant, job.pipeline)
+
+        worker = Worker(
+            config,
+            registry,
+            run_job,
+            clock=utc_now,
+            grace=timedelta(minutes=settings.grace_minutes),
+            shutdown_timeout=settings.shutdown_timeout_seconds,
+            on_tick=lambda: metrics.tick(time.monotonic()),
+        )
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_handle_signals, worker, tg.cancel_scope, registry, path)
+            if settings.health_address:
+                tg.start_soon(_serve_health, metrics, settings.health_address)
+            logger.info("worker started: {} tenant(s)", len(config.tenants))
+            await worker.run()
+            tg.cancel_scope.cancel()
+    logger.info("worker stopped")
+
+
+async def _handle_signals(
+    worker: Worker, scope: CancelScope, registry: Registry, path: Path | None
+) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        async for received in signals:
+            if received == signal.SIGHUP:
+                _reload(worker, registry, path)
+            elif worker.stopping:
+                logger.warning("second stop signal: stopping at once")
+                scope.cancel()
+            else:
+                logger.info("{} received: stopping gracefully", signal.Signals(received).name)
+                worker.stop()
+
+
+def _reload(worker: Worker, registry: Registry, path: Path | None) -> None:
+    try:
+        config = load_config(path, registry)
+    except Exception as exc:
+        logger.error("reload refused, the old configuration stays: {}", exc)
+        return
+    mask_secrets(config.secrets)
+    if config.problems:
+        for problem in config.problems:
+            logger.error("reload refused, the old configuration stays: {}", problem)
+        return
+    worker.reload(config)
+    logger.info("configuration reloaded: {} tenant(s)", len(config.tenants))
+
+
+async def _serve_health(metrics: Metrics, address: str) -> None:
+    host, _, port = address.rpartition(":")
+    app = health_app(metrics, clock=time.monotonic, stale_after=STALE_AFTER_SECONDS)
+    async with serve_app(app, host=host, port=int(port)) as url:
+        logger.info("health endpoint on {}/healthz and {}/metrics", url, url)
+        await anyio.sleep_forever()
