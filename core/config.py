@@ -45,6 +45,12 @@ class WorkerConfig(BaseModel):
     grace_minutes: float = Field(60, ge=0)
     shutdown_timeout_seconds: float = Field(60, ge=0)
     health_address: str | None = None
+    stalled_after_seconds: float = Field(60, gt=0)
+
+    @property
+    def coordinated(self) -> bool:
+        """Several workers may share a PostgreSQL state store; SQLite means one process."""
+        return self.state_url.startswith(("postgresql", "postgres:"))
 
     @field_validator("health_address")
     @classmethod

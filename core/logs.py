@@ -6,6 +6,7 @@ sinks below mask them in the final text, tracebacks included, whatever code logg
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from collections.abc import Iterable
@@ -54,6 +55,16 @@ class _Redacting:
         self._stream.flush()
 
 
+class _Intercept(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        level = (
+            record.levelname
+            if record.levelname in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+            else record.levelno
+        )
+        logger.opt(exception=record.exc_info).log(level, "{}: {}", record.name, record.getMessage())
+
+
 def configure_logging(
     *,
     json: bool = False,
@@ -69,6 +80,13 @@ def configure_logging(
     outputs = [(target, not json and target.isatty())]
     if file is not None:
         outputs.append((file.open("a", encoding="utf-8"), False))  # open for the process's life
+    # Libraries log through the standard library (procrastinate, uvicorn): same lines, same
+    # masking. Their chatter below WARNING stays out unless asked for with DEBUG.
+    logging.basicConfig(
+        handlers=[_Intercept()],
+        level=logging.DEBUG if level == "DEBUG" else logging.WARNING,
+        force=True,
+    )
     for output, colorize in outputs:
         logger.add(
             _Redacting(output).write,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from anyio import CancelScope
 from loguru import logger
 
 from core.config import Config, load_config
+from core.coordination import Coordinator, coordinator
 from core.health import health_app
 from core.logs import mask_secrets
 from core.metrics import Metrics, metrics_plugin
@@ -24,7 +27,7 @@ from core.plugins import Registry
 from core.runner import run_tenant, utc_now
 from core.serve import serve_app
 from core.state import open_state
-from core.worker import Job, Worker
+from core.worker import Job, RunJob, Worker
 
 STALE_AFTER_SECONDS = 300.0
 """/healthz fails when the scheduler loop has not ticked for this long."""
@@ -34,32 +37,74 @@ async def serve_worker(config: Config, registry: Registry, path: Path | None) ->
     metrics = Metrics()
     registry.manager.register(metrics_plugin(metrics), name="metrics")
     settings = config.worker
-    async with open_state(settings.state_url) as store:
+    async with open_state(settings.state_url) as store, AsyncExitStack() as stack:
 
         async def run_job(job: Job, current: Config) -> None:
             await run_tenant(current, registry, store, job.tenant, job.pipeline)
 
+        dispatch: RunJob = run_job
+        coordinated: Coordinator | None = None
+        if settings.coordinated:
+            coordinated = await stack.enter_async_context(
+                coordinator(
+                    settings.state_url,
+                    run_job,
+                    lambda: worker.config,
+                    concurrency=settings.max_concurrent_tenants,
+                    stalled_after=settings.stalled_after_seconds,
+                    shutdown_timeout=settings.shutdown_timeout_seconds,
+                )
+            )
+            dispatch = coordinated.submit
         worker = Worker(
             config,
             registry,
-            run_job,
+            dispatch,
             clock=utc_now,
             grace=timedelta(minutes=settings.grace_minutes),
             shutdown_timeout=settings.shutdown_timeout_seconds,
             on_tick=lambda: metrics.tick(time.monotonic()),
         )
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_handle_signals, worker, tg.cancel_scope, registry, path)
+
+            def stop() -> None:
+                worker.stop()
+                if coordinated is not None:
+                    coordinated.stop()  # its running jobs get shutdown_timeout to finish
+
+            tg.start_soon(_handle_signals, worker, stop, tg.cancel_scope, registry, path)
             if settings.health_address:
                 tg.start_soon(_serve_health, metrics, settings.health_address)
-            logger.info("worker started: {} tenant(s)", len(config.tenants))
+            jobs_done = anyio.Event()
+            if coordinated is None:
+                jobs_done.set()
+            else:
+                tg.start_soon(_work, coordinated, jobs_done)
+            logger.info(
+                "worker started: {} tenant(s){}",
+                len(config.tenants),
+                ", coordinated through PostgreSQL" if coordinated else "",
+            )
             await worker.run()
+            stop()
+            await jobs_done.wait()
             tg.cancel_scope.cancel()
     logger.info("worker stopped")
 
 
+async def _work(coordinated: Coordinator, done: anyio.Event) -> None:
+    try:
+        await coordinated.work()
+    finally:
+        done.set()
+
+
 async def _handle_signals(
-    worker: Worker, scope: CancelScope, registry: Registry, path: Path | None
+    worker: Worker,
+    stop: Callable[[], None],
+    scope: CancelScope,
+    registry: Registry,
+    path: Path | None,
 ) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for received in signals:
@@ -70,7 +115,7 @@ async def _handle_signals(
                 scope.cancel()
             else:
                 logger.info("{} received: stopping gracefully", signal.Signals(received).name)
-                worker.stop()
+                stop()
 
 
 def _reload(worker: Worker, registry: Registry, path: Path | None) -> None:
