@@ -199,3 +199,20 @@ def test_report_without_runs_says_so(tmp_path: Path) -> None:
     result = invoke("report", "acme", "--config", str(write_config(tmp_path)))
     assert result.exit_code == 0
     assert "No run recorded yet for tenant 'acme'" in result.stdout
+
+
+def test_schedule_shows_the_next_runs_in_the_tenants_zone(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    config.write_text(config.read_text().replace(
+        "plugins = []", 'plugins = []\nschedule = ["0 9 * * 1-5", "30 18 * * *"]'))
+    result = invoke("schedule", "--now", "2025-10-24T06:00:00+00:00", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert "2025-10-24 09:00 CEST  2025-10-24 18:30 CEST  2025-10-25 18:30 CEST" in result.stdout
+
+
+def test_run_refuses_a_bad_configuration(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    config.write_text(config.read_text().replace("plugins = []", "plugins = []\nhorizon = 3"))
+    result = invoke("run", "--config", str(config))
+    assert result.exit_code == 2
+    assert "tenant 'acme', key 'horizon': unknown key" in result.output
