@@ -15,9 +15,12 @@ from importlib.metadata import EntryPoint
 from pydantic import SecretStr
 
 from core import (
+    CallMeter,
     CategoryFilterOptions,
     CredentialsRefused,
     Event,
+    Pipeline,
+    PipelineSpec,
     PluginOptions,
     Record,
     RunContext,
@@ -26,6 +29,7 @@ from core import (
     Setup,
     SinkSpec,
     SourceSpec,
+    TenantPlan,
     TransformerSpec,
     hookimpl,
 )
@@ -113,3 +117,22 @@ def passerelle_object_skipped(tenant: str, pipeline: str, run_id: str, event: Ev
 @hookimpl
 def passerelle_run_finished(report: RunReport) -> None:
     OBSERVED.append(("finished", str(report.outcome)))
+
+
+@asynccontextmanager
+async def open_echo(plan: TenantPlan, meter: CallMeter) -> AsyncIterator[Pipeline[Record]]:
+    """An optional pipeline: the tenant's own source into its own sink, untouched."""
+    assert plan.source is not None
+    assert plan.sink is not None
+    source_spec, source_options = plan.source
+    sink_spec, sink_options = plan.sink
+    async with (
+        source_spec.open(Setup(plan.tenant, plan.timezone, source_options, meter)) as source,
+        sink_spec.open(Setup(plan.tenant, plan.timezone, sink_options, meter)) as sink,
+    ):
+        yield Pipeline(source, sink)
+
+
+@hookimpl
+def passerelle_register_pipelines(register: Callable[[PipelineSpec], None]) -> None:
+    register(PipelineSpec(name="echo-back", build=open_echo, optional=True))

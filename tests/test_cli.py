@@ -185,7 +185,12 @@ def test_plugins_lists_as_json() -> None:
     result = invoke("plugins", "--json")
     assert result.exit_code == 0
     listed = {p["name"]: p for p in json.loads(result.stdout)}
-    assert listed["sample"]["provides"] == ["source:memsource", "sink:memsink", "transformer:shout"]
+    assert listed["sample"]["provides"] == [
+        "source:memsource",
+        "sink:memsink",
+        "transformer:shout",
+        "pipeline:echo-back",
+    ]
     assert listed["timetable"]["error"] is None
 
 
@@ -203,8 +208,11 @@ def test_report_without_runs_says_so(tmp_path: Path) -> None:
 
 def test_schedule_shows_the_next_runs_in_the_tenants_zone(tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    config.write_text(config.read_text().replace(
-        "plugins = []", 'plugins = []\nschedule = ["0 9 * * 1-5", "30 18 * * *"]'))
+    config.write_text(
+        config.read_text().replace(
+            "plugins = []", 'plugins = []\nschedule = ["0 9 * * 1-5", "30 18 * * *"]'
+        )
+    )
     result = invoke("schedule", "--now", "2025-10-24T06:00:00+00:00", "--config", str(config))
     assert result.exit_code == 0, result.output
     assert "2025-10-24 09:00 CEST  2025-10-24 18:30 CEST  2025-10-25 18:30 CEST" in result.stdout

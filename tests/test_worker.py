@@ -234,3 +234,18 @@ async def test_reload_adds_removes_and_changes_tenants(tmp_path: Path) -> None:
         for t in ("acme", "gone", "added")
     }
     assert local == {"acme": [10], "gone": [], "added": [9]}
+
+
+async def test_enabled_optional_pipelines_run_on_the_tenants_schedule(tmp_path: Path) -> None:
+    clock = ManualClock(START)
+    with_echo = '["0 9 * * *"]\nplugins = ["echo-back"]'
+    config, registry = configure(tmp_path, {"acme": with_echo, "plain": '["0 9 * * *"]'})
+    runs = Runs(clock)
+    worker = Worker(config, registry, runs, clock=clock, sleep=clock.sleep)
+    async with running(worker):
+        await clock.advance(timedelta(hours=2))
+    assert sorted((t, p) for t, p, _, _ in runs.started) == [
+        ("acme", "echo-back"),
+        ("acme", "timetable"),
+        ("plain", "timetable"),
+    ]
