@@ -131,8 +131,8 @@ class TenantPlan:
 
     tenant: str
     timezone: ZoneInfo
-    source: tuple[SourceSpec, PluginOptions] | None
-    sink: tuple[SinkSpec, PluginOptions] | None
+    source: tuple[SourceSpec, PluginOptions]
+    sink: tuple[SinkSpec, PluginOptions]
     transformers: Sequence[tuple[TransformerSpec, PluginOptions]] = field(default=())
     options: PluginOptions = field(default_factory=PluginOptions)
     concurrency: int = 4

@@ -24,8 +24,8 @@ class Reason(enum.StrEnum):
     PERSON_NOT_MANAGED = "person_not_managed"
     MARK_KEPT = "mark_kept"
     MALFORMED_RECORD = "malformed_record"
+    DELETIONS_POSTPONED = "deletions_postponed"
     # Something broke (``failed``): the run ends ``partial``.
     WRITE_REFUSED = "write_refused"
     SERVER_ERROR = "server_error"
     UNEXPECTED_ERROR = "unexpected_error"
-    DELETIONS_POSTPONED = "deletions_postponed"

@@ -46,8 +46,6 @@ def session_rules(source_options: object) -> list[Transformer[Record]]:
 
 @asynccontextmanager
 async def open_timetable(plan: TenantPlan, meter: CallMeter) -> AsyncIterator[Pipeline[Record]]:
-    if plan.source is None or plan.sink is None:
-        raise ValueError(f"tenant {plan.tenant!r} has no source or no sink")
     source_spec, source_options = plan.source
     sink_spec, sink_options = plan.sink
     extra = [

@@ -122,8 +122,6 @@ def passerelle_run_finished(report: RunReport) -> None:
 @asynccontextmanager
 async def open_echo(plan: TenantPlan, meter: CallMeter) -> AsyncIterator[Pipeline[Record]]:
     """An optional pipeline: the tenant's own source into its own sink, untouched."""
-    assert plan.source is not None
-    assert plan.sink is not None
     source_spec, source_options = plan.source
     sink_spec, sink_options = plan.sink
     async with (
