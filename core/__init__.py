@@ -16,7 +16,7 @@ from core.errors import (
     TransientError,
 )
 from core.hookspecs import hookimpl
-from core.models import Group, Person, PersonKind, Record, Session
+from core.models import Group, Mark, Person, PersonKind, Presence, Record, Session
 from core.options import PluginOptions
 from core.protocols import (
     CallMeter,
@@ -43,6 +43,7 @@ __all__ = [
     "CredentialsRefused",
     "Event",
     "Group",
+    "Mark",
     "ObjectFailed",
     "Outcome",
     "PasserelleError",
@@ -51,6 +52,7 @@ __all__ = [
     "Pipeline",
     "PipelineSpec",
     "PluginOptions",
+    "Presence",
     "Reason",
     "Record",
     "RunContext",

@@ -33,6 +33,13 @@ class Window:
         today = now.astimezone(tz).date()
         return cls(today + timedelta(days=1), today + timedelta(days=horizon_days))
 
+    @classmethod
+    def ending_on(cls, now: datetime, tz: ZoneInfo, lookback_days: int) -> Window:
+        """The last ``lookback_days`` days, today included: for looking back at what
+        already happened (attendance)."""
+        today = now.astimezone(tz).date()
+        return cls(today - timedelta(days=lookback_days), today)
+
     def __contains__(self, day: object) -> bool:
         return isinstance(day, date) and self.first <= day <= self.last
 

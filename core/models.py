@@ -86,6 +86,29 @@ class Session:
         return self.start.date()
 
 
+class Presence(enum.StrEnum):
+    PRESENT = "present"
+    LATE = "late"
+    EXCUSED = "excused"
+    ABSENT = "absent"
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """One student's attendance on one session, as taken in the attendance system."""
+
+    session: str
+    student: str
+    presence: Presence
+    minutes_late: int = 0
+
+    kind: ClassVar[str] = "mark"
+
+    @property
+    def external_id(self) -> str:
+        return f"{self.session}/{self.student}"
+
+
 Record = Person | Session
 """What a timetable source yields: its whole directory of people first, then sessions.
 

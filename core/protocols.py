@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from core.context import RunContext
+from core.context import RunContext, Window
 from core.options import PluginOptions
 
 R = TypeVar("R")
@@ -108,11 +109,17 @@ class SourceSpec:
 
 @dataclass(frozen=True, slots=True)
 class SinkSpec:
-    """A sink type. ``name`` is also the tenant's config section that selects it."""
+    """A sink type. ``name`` is also the tenant's config section that selects it.
+
+    ``attendance``, when the target takes attendance, opens a source of ``Mark`` records
+    for the sessions this sink wrote (read from its state), so that attendance can flow
+    back to the ERP without the ERP's plugin knowing the target.
+    """
 
     name: str
     options: type[PluginOptions]
     open: Callable[[Setup[Any]], AbstractAsyncContextManager[Sink[Any]]]
+    attendance: Callable[[Setup[Any]], AbstractAsyncContextManager[Source[Any]]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +157,8 @@ class PipelineSpec:
     build: Callable[[TenantPlan, CallMeter], AbstractAsyncContextManager[Pipeline[Any]]]
     options: type[PluginOptions] = PluginOptions
     optional: bool = False
+    window: Callable[[datetime, ZoneInfo, PluginOptions], Window] | None = None
+    """The run's dates; None: the timetable window, tomorrow through the horizon."""
 
     @property
     def section(self) -> str:

@@ -95,7 +95,9 @@ async def run_tenant(
         run_id=run_id,
         now=run_now,
         timezone=tenant.timezone,
-        window=Window.starting_after(run_now, tenant.timezone, tenant.settings.horizon_days),
+        window=spec.window(run_now, tenant.timezone, plan.options)
+        if spec.window
+        else Window.starting_after(run_now, tenant.timezone, tenant.settings.horizon_days),
         dry_run=dry_run,
         report=builder,
         state=store.for_tenant(tenant.name, dry_run=dry_run),

@@ -114,3 +114,6 @@ async def memory_store() -> AsyncIterator[StateStore]:
     """An in-memory store, for tests about something other than the store."""
     async with open_state("sqlite://") as opened:
         yield opened
+
+
+pytest_plugins = ["tests.worlds"]  # the `world` fixture of the end-to-end tests

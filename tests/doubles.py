@@ -69,7 +69,12 @@ def session(
 
 
 def context(
-    store: StateStore, *, tenant: str = "acme", dry_run: bool = False, now: datetime = NOW
+    store: StateStore,
+    *,
+    tenant: str = "acme",
+    dry_run: bool = False,
+    now: datetime = NOW,
+    window: Window | None = None,
 ) -> RunContext:
     report = RunReport(
         run_id="test-run", tenant=tenant, pipeline="timetable", started_at=now, dry_run=dry_run
@@ -80,7 +85,7 @@ def context(
         run_id="test-run",
         now=now,
         timezone=PARIS,
-        window=Window.starting_after(now, PARIS, 14),
+        window=window or Window.starting_after(now, PARIS, 14),
         dry_run=dry_run,
         report=ReportBuilder(report),
         state=store.for_tenant(tenant, dry_run=dry_run),

@@ -187,3 +187,53 @@ def _local_datetime(record: dict[str, Any], field: str, timezone: ZoneInfo) -> d
     if parsed.tzinfo is not None:
         return parsed.astimezone(timezone)
     return parsed.replace(tzinfo=timezone)
+
+
+# CAWS, CELCAT Attendance Web Services [seen], for marks.
+CAWS_TOKEN = "/token"
+CAWS_MARK_DEFINITIONS = "/MarkDefinitions"
+CAWS_REGISTERS = "/Registers"
+CAWS_JSONPARAM = "jsonparam"
+CAWS_STUDENT_MARKS = "StudentMarks"
+
+
+def token_form(username: str, password: str, timetable: str, role: str) -> dict[str, str]:
+    return {
+        "grant_type": "password",
+        "username": username,
+        "password": password,
+        "Timetable": timetable,
+        "Role": role,
+    }
+
+
+def register_filter(event_ids: list[int], weeks: list[int]) -> str:
+    return json.dumps({"EventIds": sorted(event_ids), "Weeks": sorted(weeks)})
+
+
+def register_path(register_id: str) -> str:
+    return f"{CAWS_REGISTERS}/{register_id}"
+
+
+def register_key(register: dict[str, Any]) -> tuple[int, int]:
+    """(event id, week) of a register."""
+    return _id(register, "EventId"), _id(register, "Week")
+
+
+def set_mark(entry: dict[str, Any], mark_id: int, minutes_late: int) -> None:
+    """Edit one student's mark in a register read from CAWS, flagged for the PUT."""
+    entry.update({"MarkId": mark_id, "MinsLate": minutes_late, "Modified": True})
+
+
+def mark_setter(entry: dict[str, Any]) -> str | None:
+    """Who set this mark in CELCAT, if anyone. [assumed from the mark fields]"""
+    if entry.get("MarkId") is None:
+        return None
+    who = entry.get("Source") or entry.get("UserId")
+    return str(who) if who else None
+
+
+def occurrence_week(raw: Any) -> int | None:
+    """The timetable's week number of an occurrence (``week``). [assumed field name]"""
+    value = raw.get("week") if isinstance(raw, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

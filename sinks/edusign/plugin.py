@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr
 
 from core import CallMeter, Setup, SinkSpec, hookimpl
 from core.http import HttpOptions, Pacer, RetryPolicy, Sleep, http_client
+from sinks.edusign.attendance import EdusignAttendance
 from sinks.edusign.client import EdusignClient
 from sinks.edusign.sink import EdusignSink
 
@@ -50,6 +51,29 @@ def pacer_for(
 
 
 @asynccontextmanager
+async def _client(
+    options: EdusignOptions,
+    tenant: str,
+    meter: CallMeter,
+    transport: httpx.AsyncBaseTransport | None,
+    sleep: Sleep,
+    clock: Callable[[], float] | None,
+) -> AsyncIterator[EdusignClient]:
+    key = options.api_key.get_secret_value()
+    headers = {"Authorization": f"Bearer {key}"}
+    async with http_client(
+        options, service="edusign", tenant=tenant, meter=meter, headers=headers, transport=transport
+    ) as http:
+        yield EdusignClient(
+            http,
+            tenant=tenant,
+            retry=RetryPolicy(retries=options.retries),
+            pacer=pacer_for(key, options.requests_per_minute, clock, sleep),
+            sleep=sleep,
+        )
+
+
+@asynccontextmanager
 async def edusign_sink(
     options: EdusignOptions,
     *,
@@ -83,6 +107,29 @@ async def open_sink(setup: Setup[EdusignOptions]) -> AsyncIterator[EdusignSink]:
         yield sink
 
 
+@asynccontextmanager
+async def edusign_attendance(
+    options: EdusignOptions,
+    *,
+    tenant: str,
+    meter: CallMeter,
+    transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Sleep = anyio.sleep,
+    clock: Callable[[], float] | None = None,
+) -> AsyncIterator[EdusignAttendance]:
+    """The attendance of this tenant's sheets; tests hand it the sandbox's transport."""
+    async with _client(options, tenant, meter, transport, sleep, clock) as client:
+        yield EdusignAttendance(client)
+
+
+@asynccontextmanager
+async def open_attendance(setup: Setup[EdusignOptions]) -> AsyncIterator[EdusignAttendance]:
+    async with edusign_attendance(setup.options, tenant=setup.tenant, meter=setup.meter) as src:
+        yield src
+
+
 @hookimpl
 def passerelle_register_sinks(register: Callable[[SinkSpec], None]) -> None:
-    register(SinkSpec(name="edusign", options=EdusignOptions, open=open_sink))
+    register(
+        SinkSpec(name="edusign", options=EdusignOptions, open=open_sink, attendance=open_attendance)
+    )

@@ -1,0 +1,147 @@
+"""The optional ``return-attendance`` pipeline: the attendance taken in the tenant's
+attendance system (its sink's ``attendance`` reader) back to CELCAT through CAWS.
+
+Enabled per tenant with ``plugins = ["return-attendance"]``; options under
+``[tenants.NAME.return_attendance]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import anyio
+import httpx
+from pydantic import Field, SecretStr, field_validator
+
+from adapters.celcat import mapping
+from adapters.celcat.caws import CawsClient, CawsSink
+from adapters.celcat.client import CelcatClient
+from adapters.celcat.plugin import CelcatOptions
+from core import (
+    CallMeter,
+    Mark,
+    Pipeline,
+    PipelineSpec,
+    PluginOptions,
+    Presence,
+    RunFailed,
+    Setup,
+    TenantPlan,
+    Window,
+    hookimpl,
+)
+from core.http import HttpOptions, RetryPolicy, Sleep, http_client
+
+DEFAULT_MARKS = {
+    Presence.PRESENT: "P",
+    Presence.ABSENT: "A",
+    Presence.LATE: "L",
+    Presence.EXCUSED: "E",
+}
+
+
+class ReturnAttendanceOptions(HttpOptions):
+    """``url`` is not used: CAWS is at ``caws_url`` (requests go to {caws_url}/token...)."""
+
+    url: str = ""
+    caws_url: str
+    username: str
+    password: SecretStr
+    timetable_alias: str
+    role: str
+    timetable_id: int | None = None
+    """The CELCAT timetable the alias opens: CAWS registers are per timetable, and an event
+    id may exist in two. None: every session (an installation with one timetable)."""
+    lookback_days: int = Field(7, ge=1, le=90)
+    marks: dict[Presence, str] = Field(default_factory=lambda: dict(DEFAULT_MARKS))
+
+    @field_validator("marks")
+    @classmethod
+    def _every_presence(cls, value: dict[Presence, str]) -> dict[Presence, str]:
+        """A partial table changes those marks only; the others keep their default."""
+        return {**DEFAULT_MARKS, **value}
+
+
+def lookback(now: datetime, tz: ZoneInfo, options: PluginOptions) -> Window:
+    days = options.lookback_days if isinstance(options, ReturnAttendanceOptions) else 7
+    return Window.ending_on(now, tz, days)
+
+
+@asynccontextmanager
+async def caws_sink(
+    options: ReturnAttendanceOptions,
+    celcat: CelcatOptions,
+    *,
+    tenant: str,
+    meter: CallMeter,
+    caws_transport: httpx.AsyncBaseTransport | None = None,
+    celcat_transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Sleep = anyio.sleep,
+    clock: Callable[[], float] = anyio.current_time,
+) -> AsyncIterator[CawsSink]:
+    """The CAWS sink for one tenant; tests hand it the sandboxes' transports and a clock."""
+    form = mapping.token_form(
+        options.username, options.password.get_secret_value(), options.timetable_alias, options.role
+    )
+    caws_options = options.model_copy(update={"url": options.caws_url})
+    celcat_headers = {}
+    if celcat.api_code is not None:
+        celcat_headers[mapping.API_CODE_HEADER] = celcat.api_code.get_secret_value()
+    async with (
+        http_client(
+            caws_options, service="caws", tenant=tenant, meter=meter, transport=caws_transport
+        ) as caws_http,
+        http_client(
+            celcat,
+            service="celcat",
+            tenant=tenant,
+            meter=meter,
+            headers=celcat_headers,
+            transport=celcat_transport,
+        ) as celcat_http,
+    ):
+        retry = RetryPolicy(retries=options.retries)
+        caws = CawsClient(
+            caws_http, tenant=tenant, form=form, retry=retry, sleep=sleep, clock=clock
+        )
+        web_api = CelcatClient(
+            celcat_http, tenant=tenant, retry=retry, page_size=celcat.page_size, sleep=sleep
+        )
+        yield CawsSink(
+            caws, web_api, abbreviations=dict(options.marks), timetable=options.timetable_id
+        )
+
+
+@asynccontextmanager
+async def open_return_attendance(
+    plan: TenantPlan, meter: CallMeter
+) -> AsyncIterator[Pipeline[Mark]]:
+    sink_spec, sink_options = plan.sink
+    source_options = plan.source[1]
+    if sink_spec.attendance is None:
+        raise RunFailed("return-attendance", f"the {sink_spec.name} plugin cannot read attendance")
+    if not isinstance(source_options, CelcatOptions) or not isinstance(
+        plan.options, ReturnAttendanceOptions
+    ):
+        raise RunFailed("return-attendance", "return-attendance needs a CELCAT source")
+    async with (
+        sink_spec.attendance(Setup(plan.tenant, plan.timezone, sink_options, meter)) as marks,
+        caws_sink(plan.options, source_options, tenant=plan.tenant, meter=meter) as caws,
+    ):
+        yield Pipeline(marks, caws, concurrency=1)
+
+
+@hookimpl
+def passerelle_register_pipelines(register: Callable[[PipelineSpec], None]) -> None:
+    register(
+        PipelineSpec(
+            name="return-attendance",
+            build=open_return_attendance,
+            options=ReturnAttendanceOptions,
+            optional=True,
+            window=lookback,
+        )
+    )

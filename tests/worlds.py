@@ -1,0 +1,121 @@
+"""A whole world for end-to-end tests: a generated CELCAT institution, an Edusign school,
+a state store between them, and a clock that only moves when someone sleeps."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import httpx
+import pytest
+
+from adapters.celcat.plugin import CelcatOptions, celcat_source
+from adapters.celcat.sandbox import CelcatSandbox, Institution, generate_institution
+from core.engine import run_pipeline
+from core.protocols import Pipeline
+from core.report import RunReport
+from core.state import StateStore, open_state
+from core.timetable import session_rules
+from sinks.edusign.plugin import EdusignOptions, edusign_sink
+from sinks.edusign.sandbox import EdusignSandbox, School
+from tests.doubles import context
+
+NOW = datetime(2025, 10, 20, 9, 0, tzinfo=UTC)  # window: Oct 21..Nov 3
+KEY = "edusign-key-acme-0001"
+WRITES = ("POST", "PATCH", "PUT", "DELETE")
+
+
+class FakeClock:
+    """Time that passes only when someone sleeps, jumping to the sleeper's wake-up time:
+    pacing and retries cost no real time, and concurrent sleeps overlap as they would."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        wake = self.now + max(seconds, 0.0)
+        await anyio.lowlevel.checkpoint()
+        self.now = max(self.now, wake)
+
+
+@dataclass
+class World:
+    """A CELCAT institution, an Edusign school, and a state store between them."""
+
+    inst: Institution
+    celcat: CelcatSandbox
+    edusign: EdusignSandbox
+    school: School
+    store: StateStore
+    clock: FakeClock = field(default_factory=FakeClock)
+    sink_options: dict[str, Any] = field(default_factory=dict)
+    celcat_options: dict[str, Any] = field(default_factory=dict)
+
+    async def sync(
+        self, *, now: datetime = NOW, dry_run: bool = False, store: StateStore | None = None
+    ) -> RunReport:
+        ctx = context(store or self.store, now=now, dry_run=dry_run)
+        builder = ctx.report
+        celcat = CelcatOptions.model_validate(
+            {"url": "http://celcat", "api_code": "c", **self.celcat_options}
+        )
+        edusign = EdusignOptions.model_validate(
+            {"url": "http://edusign", "api_key": KEY, **self.sink_options}
+        )
+        async with (
+            celcat_source(
+                celcat,
+                tenant="acme",
+                meter=builder.call,
+                sleep=self.clock.sleep,
+                transport=httpx.ASGITransport(self.celcat.app),
+            ) as source,
+            edusign_sink(
+                edusign,
+                tenant="acme",
+                meter=builder.call,
+                sleep=self.clock.sleep,
+                clock=self.clock,
+                transport=httpx.ASGITransport(self.edusign.app),
+            ) as sink,
+        ):
+            await run_pipeline(Pipeline(source, sink, session_rules(celcat), concurrency=4), ctx)
+        return builder.finish(now)
+
+    def writes(self) -> Counter[str]:
+        return Counter({k: n for k, n in self.edusign.calls.items() if k.split()[0] in WRITES})
+
+    def ours(self, kind: str) -> list[dict[str, Any]]:
+        records = {
+            "course": self.school.courses,
+            "student": self.school.students,
+            "professor": self.school.professors,
+            "group": self.school.groups,
+        }[kind]
+        return [r for r in records.values() if r.get("API_TYPE") == "passerelle"]
+
+    def course(self, key: str) -> dict[str, Any] | None:
+        return self.school.find("course", key)
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    inst = generate_institution(
+        seed=5, start=date(2025, 10, 21), days=14, students=80, staff=14, groups=6, timetables=2
+    )
+    edusign = EdusignSandbox()
+    school = edusign.add_school(KEY, name="Acme Formation")
+    async with open_state("sqlite://") as store:
+        world = World(inst, CelcatSandbox(inst, api_code="c"), edusign, school, store)
+        edusign.clock = world.clock  # the sandbox's clock is the test's
+        yield world
