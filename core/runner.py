@@ -40,11 +40,9 @@ def plan_for(tenant: TenantConfig, pipeline: str, registry: Registry) -> TenantP
             tenant=tenant.name,
             key="plugins",
         )
+    # An enabled optional plugin always has its section: the configuration validated one.
     transformers = [
-        (
-            registry.transformers[name],
-            tenant.sections.get(name.replace("-", "_"), registry.transformers[name].options()),
-        )
+        (registry.transformers[name], tenant.sections[name.replace("-", "_")])
         for name in tenant.settings.plugins
         if name in registry.transformers
     ]
@@ -54,7 +52,7 @@ def plan_for(tenant: TenantConfig, pipeline: str, registry: Registry) -> TenantP
         source=(registry.sources[tenant.source], tenant.sections[tenant.source]),
         sink=(registry.sinks[tenant.sink], tenant.sections[tenant.sink]),
         transformers=transformers,
-        options=tenant.sections.get(spec.section, spec.options()),
+        options=tenant.sections[spec.section] if spec.optional else spec.options(),
         concurrency=tenant.settings.concurrency,
     )
 

@@ -225,3 +225,24 @@ def test_a_tenant_without_the_plugin_never_calls_caws() -> None:
     with pytest.raises(ConfigError, match="pipeline 'return-attendance' is not enabled"):
         plan_for(tenant, "return-attendance", registry)
     assert "return-attendance" not in pipelines_of(tenant, registry)
+
+
+async def test_only_sheets_that_ended_within_the_lookback_are_read(back: Back) -> None:
+    course = ended_courses(back.world)[0]
+    back.world.school.sign(course["ID"], course["STUDENTS"][0]["studentId"])
+    # Nine days later, the week of Oct 21 is out of the 7-day lookback.
+    report = await back.run(now=datetime(2025, 11, 2, 18, 0, tzinfo=UTC))
+    assert back.caws.puts == []
+    days = {e.key.split(":")[-1] for e in report.events if e.key}
+    assert days, "the sessions of the lookback were read (they have no register here)"
+    assert min(days) >= "2025-10-26", "nothing older than the lookback"
+    # The evening before it starts, a sheet has not ended: nothing to say about it yet.
+    report = await back.run(now=datetime(2025, 10, 20, 18, 0, tzinfo=UTC))
+    assert back.caws.puts == []
+
+
+async def test_dry_run_reads_but_sends_nothing(back: Back) -> None:
+    plan = await back.run(dry_run=True)
+    assert back.caws.puts == []
+    assert plan.counts["mark"].updated > 0
+    assert await back.world.store.load("acme", "mark") == {}

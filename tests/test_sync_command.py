@@ -14,6 +14,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from adapters.celcat.caws_sandbox import CawsSandbox
 from adapters.celcat.sandbox import CelcatSandbox, generate_institution
 from core.config import load_config
 from core.plugins import load_registry
@@ -31,6 +32,7 @@ WRITES = ("POST", "PATCH", "PUT", "DELETE")
 class Servers:
     celcat: CelcatSandbox
     edusign: EdusignSandbox
+    caws: CawsSandbox
     config: Path
 
     async def run(self, *args: str, tty: bool = False) -> tuple[int, str]:
@@ -53,22 +55,42 @@ async def servers(tmp_path: Path) -> AsyncIterator[Servers]:
     celcat = CelcatSandbox(inst, api_code="e2e-code")
     edusign = EdusignSandbox()
     edusign.add_school(EDUSIGN_KEY, name="Acme Formation")
-    async with serve_app(celcat.app) as celcat_url, serve_app(edusign.app) as edusign_url:
+    caws = CawsSandbox()
+    students = sorted(inst.students)
+    for event in inst.timetables[1].events.values():  # a register for each event and week
+        for week in range(1, 20):
+            caws.add_register(event.id, week, staff_id=1, student_ids=students)
+    async with (
+        serve_app(celcat.app) as celcat_url,
+        serve_app(edusign.app) as edusign_url,
+        serve_app(caws.app) as caws_url,
+    ):
         config = tmp_path / "plugins.toml"
         config.write_text(f"""
 [worker]
 state_url = "sqlite:///{tmp_path / "state.db"}"
 
+[tenants.acme]
+plugins = ["return-attendance"]
+
 [tenants.acme.celcat]
 url = "{celcat_url}"
 api_code = "e2e-code"
+
+[tenants.acme.return_attendance]
+caws_url = "{caws_url}"
+username = "passerelle"
+password = "pw"
+timetable_alias = "TT2025"
+role = "Admin"
+timetable_id = 1
 
 [tenants.acme.edusign]
 url = "{edusign_url}"
 api_key = "{EDUSIGN_KEY}"
 requests_per_minute = 60000
 """)
-        yield Servers(celcat, edusign, config)
+        yield Servers(celcat, edusign, caws, config)
 
 
 NOW = ("--now", "2025-10-20T10:00")
@@ -124,3 +146,22 @@ def test_the_example_configuration_is_valid() -> None:
     config = load_config(example, load_registry())
     assert config.problems == []
     assert (config.tenant("acme").source, config.tenant("acme").sink) == ("celcat", "edusign")
+
+
+async def test_return_attendance_from_the_command_line(servers: Servers) -> None:
+    code, output = await servers.run("sync", "acme", *NOW)
+    assert code == 0, output
+    later = ("--now", "2025-10-24T20:00")
+    code, output = await servers.run(
+        "sync", "acme", "--pipeline", "return-attendance", "--dry-run", *later
+    )
+    assert code == 0, output
+    assert "return-attendance run" in output
+    assert servers.caws.puts == []
+    code, output = await servers.run("sync", "acme", "--pipeline", "return-attendance", *later)
+    assert code == 0, output
+    sent = len(servers.caws.puts)
+    assert sent > 0
+    code, output = await servers.run("sync", "acme", "--pipeline", "return-attendance", *later)
+    assert code == 0, output
+    assert len(servers.caws.puts) == sent, "a re-run sends nothing"
