@@ -246,3 +246,31 @@ async def test_dry_run_reads_but_sends_nothing(back: Back) -> None:
     assert back.caws.puts == []
     assert plan.counts["mark"].updated > 0
     assert await back.world.store.load("acme", "mark") == {}
+
+
+async def test_the_token_is_renewed_before_it_expires() -> None:
+    now = [0.0]
+    caws = CawsSandbox(token_lifetime=120.0, clock=lambda: now[0])
+    options = ReturnAttendanceOptions.model_validate(
+        {
+            "caws_url": "http://caws",
+            "username": "passerelle",
+            "password": "pw",
+            "timetable_alias": "TT2025",
+            "role": "Admin",
+        }
+    )
+    celcat = CelcatOptions.model_validate({"url": "http://celcat"})
+    async with caws_sink(
+        options,
+        celcat,
+        tenant="acme",
+        meter=lambda _: None,
+        clock=lambda: now[0],
+        caws_transport=httpx.ASGITransport(caws.app),
+    ) as sink:
+        assert await sink.check() == ["5 mark definitions"]
+        now[0] = 70.0  # 50 s left: inside the minute before expiry
+        assert await sink.check() == ["5 mark definitions"]
+    assert caws.calls["POST /token"] == 2
+    assert caws.calls["GET /markdefinitions"] == 2, "no call was refused on the way"
