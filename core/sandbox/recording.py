@@ -63,3 +63,24 @@ def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str:
             return route.path
     path: str = scope["path"]
     return path
+
+
+class Recorded:
+    """What every sandbox shows of what it was asked; it keeps its ``RequestLog`` in
+    ``_log``."""
+
+    _log: RequestLog
+
+    @property
+    def calls(self) -> Counter[str]:
+        """Calls per route template: ``"GET /api/events/{id}" -> n``."""
+        return self._log.calls
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """The latest requests as received (header names in lower case), most recent last."""
+        return self._log.requests
+
+    def reset_counts(self) -> None:
+        """Forget the calls and requests so far (a test's second phase counts afresh)."""
+        self._log.reset()

@@ -24,7 +24,6 @@ import copy
 import hmac
 import json
 import secrets
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
@@ -39,7 +38,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.sandbox.faults import Fault, FaultInjector
-from core.sandbox.recording import RecordedRequest, RequestLog, route_template
+from core.sandbox.recording import Recorded, RequestLog, route_template
 
 Json = dict[str, Any]
 
@@ -74,7 +73,7 @@ class _Token(NamedTuple):
     issued: float
 
 
-class CawsSandbox:
+class CawsSandbox(Recorded):
     """A stateful fake CAWS server, granting tokens to one user of one timetable and role.
 
     ``clock`` (default ``anyio.current_time``) dates the tokens: a test passes a fake one
@@ -111,20 +110,6 @@ class CawsSandbox:
                 Middleware(FaultInjector, faults=lambda: self.faults),
             ],
         )
-
-    @property
-    def calls(self) -> Counter[str]:
-        """Calls per route: ``"PUT /registers/{id}" -> n``, the path in lower case."""
-        return self._log.calls
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """The latest requests as received, most recent last."""
-        return self._log.requests
-
-    def reset_counts(self) -> None:
-        """Forget the calls and requests so far (a test's second phase counts afresh)."""
-        self._log.reset()
 
     def add_register(self, event_id: int, week: int, staff_id: int, student_ids: list[int]) -> str:
         """Open the register of (event, week), every student unmarked; returns its id."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from math import ceil
@@ -36,7 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from adapters.celcat.sandbox import render
 from adapters.celcat.sandbox.state import Event, Institution, Json, Timetable
 from core.sandbox.faults import Fault, FaultInjector
-from core.sandbox.recording import RecordedRequest, RequestLog, route_template
+from core.sandbox.recording import Recorded, RequestLog, route_template
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -46,7 +45,7 @@ _ASSIGNMENTS = {"staff": "staffId", "student": "studentId", "room": "roomId", "g
 T = TypeVar("T")
 
 
-class CelcatSandbox:
+class CelcatSandbox(Recorded):
     """A stateful fake CELCAT server over ``institution``.
 
     ``api_code`` None: no ``ApiCode`` check. ``faults`` is consulted in order on every
@@ -69,20 +68,6 @@ class CelcatSandbox:
                 Middleware(_ApiCodeCheck, code=lambda: self.api_code),
             ],
         )
-
-    @property
-    def calls(self) -> Counter[str]:
-        """Calls per route: ``"GET /api/events/{id}" -> n``, the path in lower case."""
-        return self._log.calls
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """The latest requests as received, most recent last."""
-        return self._log.requests
-
-    def reset_counts(self) -> None:
-        """Forget the calls and requests so far (a test's second phase counts afresh)."""
-        self._log.reset()
 
 
 class _Front:

@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.sandbox.faults import Fault, FaultInjector
-from core.sandbox.recording import RecordedRequest, RequestLog, route_template
+from core.sandbox.recording import Recorded, RequestLog, route_template
 from sinks.edusign.sandbox import courses, groups, people, render
 from sinks.edusign.sandbox.auth import KeyCheck, school_of
 from sinks.edusign.sandbox.endpoint import Call, Endpoint, Op
@@ -43,7 +43,7 @@ ENDPOINTS = [
 ]
 
 
-class EdusignSandbox:
+class EdusignSandbox(Recorded):
     """A stateful fake Edusign server; ``add_school`` gives it schools, one per API key.
 
     ``clock`` (seconds; default ``anyio.current_time``) times arrivals for the rate limit,
@@ -84,16 +84,6 @@ class EdusignSandbox:
         school = School(id=self._new_id(), name=name, new_id=self._new_id)
         self.schools[api_key] = school
         return school
-
-    @property
-    def calls(self) -> Counter[str]:
-        """Calls per route: ``"GET /v1/course/{id}" -> n``."""
-        return self._log.calls
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """The latest requests as received (header names in lower case), most recent last."""
-        return self._log.requests
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -140,7 +130,7 @@ class EdusignSandbox:
     def reset_counts(self) -> None:
         """Forget the calls, requests and slow-downs so far (a test's second phase counts
         afresh). Arrival times stay: they are the server's memory for its rate limit."""
-        self._log.reset()
+        super().reset_counts()
         self._rate.slowed.clear()
 
 
