@@ -12,8 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/passerelle --help
-	$(BIN)/passerelle plugins
+	$(BIN)/passerelle demo
 
 test: lint typecheck pytest
 

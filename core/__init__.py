@@ -20,6 +20,8 @@ from core.models import Group, Mark, Person, PersonKind, Presence, Record, Sessi
 from core.options import PluginOptions
 from core.protocols import (
     CallMeter,
+    DemoServer,
+    DemoSettings,
     Pipeline,
     PipelineSpec,
     Setup,
@@ -41,6 +43,8 @@ __all__ = [
     "CategoryFilterOptions",
     "ConfigError",
     "CredentialsRefused",
+    "DemoServer",
+    "DemoSettings",
     "Event",
     "Group",
     "Mark",

@@ -27,6 +27,7 @@ from core.console import (
     report_view,
     schedule_table,
 )
+from core.demo import run_demo
 from core.errors import ConfigError, RunFailed
 from core.logs import configure_logging, mask_secrets
 from core.plugins import Registry, default_registry
@@ -276,11 +277,6 @@ async def _latest_report(url: str, tenant: str, pipeline: str | None) -> RunRepo
         return await store.latest_report(tenant, pipeline)
 
 
-def _arrives_with(issue: str) -> NoReturn:
-    make_console(stderr=True).print(f"Not built yet: this command arrives with {issue}.")
-    _exit(EXIT_USAGE)
-
-
 @app.command()
 def run(config: ConfigOption = None) -> None:
     """The long-lived worker: every tenant on its schedule, until SIGTERM/SIGINT.
@@ -328,9 +324,20 @@ def schedule(
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    keep_running: Annotated[
+        bool,
+        typer.Option(
+            "--keep-running", help="Leave the sandboxes up and print a plugins.toml for them."
+        ),
+    ] = False,
+) -> None:
     """Run both pipelines against bundled sandboxes on loopback; needs no configuration."""
-    _arrives_with("the newcomer's path (issue 7)")
+    console = make_console()
+    try:
+        anyio.run(run_demo, default_registry(), console, keep_running)
+    except KeyboardInterrupt:
+        console.print("Stopped.")
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -99,12 +99,46 @@ class Pipeline(Generic[R]):
 
 
 @dataclass(frozen=True, slots=True)
+class DemoSettings:
+    """What every part of one demo agrees on: the same seed, the same first day."""
+
+    seed: int
+    first_day: date
+
+
+class DemoServer(Protocol):
+    """One plugin's sandbox, served for the demo."""
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The tenant's configuration section for this plugin, pointing at the sandbox."""
+        ...
+
+    async def change(self) -> list[str]:
+        """Change the source's data as people would; say what changed."""
+        ...
+
+    async def attend(self, now: datetime) -> list[str]:
+        """Have the sheets that ended by ``now`` signed; say what was done."""
+        ...
+
+    def received(self) -> list[str]:
+        """What this sandbox was sent, worth showing."""
+        ...
+
+
+DemoFactory = Callable[[DemoSettings], AbstractAsyncContextManager[DemoServer]]
+"""Serves a plugin's sandbox for ``passerelle demo``."""
+
+
+@dataclass(frozen=True, slots=True)
 class SourceSpec:
     """A source type. ``name`` is also the tenant's config section that selects it."""
 
     name: str
     options: type[PluginOptions]
     open: Callable[[Setup[Any]], AbstractAsyncContextManager[Source[Any]]]
+    demo: DemoFactory | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +154,7 @@ class SinkSpec:
     options: type[PluginOptions]
     open: Callable[[Setup[Any]], AbstractAsyncContextManager[Sink[Any]]]
     attendance: Callable[[Setup[Any]], AbstractAsyncContextManager[Source[Any]]] | None = None
+    demo: DemoFactory | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +194,7 @@ class PipelineSpec:
     optional: bool = False
     window: Callable[[datetime, ZoneInfo, PluginOptions], Window] | None = None
     """The run's dates; None: the timetable window, tomorrow through the horizon."""
+    demo: DemoFactory | None = None
 
     @property
     def section(self) -> str:

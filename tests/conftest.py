@@ -7,6 +7,8 @@ PostgreSQL when ``PASSERELLE_TEST_POSTGRES_URL`` names a server); ``store`` open
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -26,8 +28,22 @@ _FILE = "sqlite-file"
 _POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
 
 
+README = Path(__file__).parents[1] / "README.md"
+
+
 @pytest.fixture(scope="session")
-def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def toy_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's plugin example, as a package: its code is the README's Python block."""
+    folder = tmp_path_factory.mktemp("toy_plugin")
+    shutil.copy(Path(__file__).parent / "fixtures" / "toy_plugin" / "pyproject.toml", folder)
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+    (example,) = [b for b in blocks if "def passerelle_register_sources" in b]
+    (folder / "toy_erp.py").write_text(example, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def plugin_site(tmp_path_factory: pytest.TempPathFactory, toy_plugin: Path) -> Path:
     """A folder where pip installed the fixture plugins (``toy``, ``broken``) as it would
     for a user; put it on PYTHONPATH to have them discovered."""
     target = tmp_path_factory.mktemp("site")
@@ -44,7 +60,7 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "--no-build-isolation",
             "--target",
             str(target),
-            str(fixtures / "toy_plugin"),
+            str(toy_plugin),
             str(fixtures / "broken_plugin"),
         ],
         check=True,

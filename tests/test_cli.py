@@ -194,12 +194,6 @@ def test_plugins_lists_as_json() -> None:
     assert listed["timetable"]["error"] is None
 
 
-def test_the_demo_says_it_comes_later() -> None:
-    result = invoke("demo")
-    assert result.exit_code == 2
-    assert "Not built yet" in result.stderr
-
-
 def test_report_without_runs_says_so(tmp_path: Path) -> None:
     result = invoke("report", "acme", "--config", str(write_config(tmp_path)))
     assert result.exit_code == 0

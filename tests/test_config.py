@@ -238,8 +238,10 @@ def test_a_broken_plugin_disables_only_the_tenants_using_it(
         config.tenant("other")
 
 
-def test_two_sources_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(Path(__file__).parent / "fixtures" / "toy_plugin"))
+def test_two_sources_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, toy_plugin: Path
+) -> None:
+    monkeypatch.syspath_prepend(str(toy_plugin))
     registry = load_registry(
         [entry_point("sample", "tests.sample_plugins"), entry_point("toy", "toy_erp")]
     )

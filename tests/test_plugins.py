@@ -27,9 +27,9 @@ def plugin_module(monkeypatch: pytest.MonkeyPatch, name: str, **functions: objec
 
 
 def test_the_core_pipeline_and_installed_plugins_are_listed(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, toy_plugin: Path
 ) -> None:
-    monkeypatch.syspath_prepend(str(FIXTURES / "toy_plugin"))
+    monkeypatch.syspath_prepend(str(toy_plugin))
     registry = load_registry([entry_point("toy", "toy_erp")])
     assert set(registry.pipelines) == {"timetable"}
     assert set(registry.sources) == {"toy"}

@@ -165,3 +165,12 @@ async def test_return_attendance_from_the_command_line(servers: Servers) -> None
     code, output = await servers.run("sync", "acme", "--pipeline", "return-attendance", *later)
     assert code == 0, output
     assert len(servers.caws.puts) == sent, "a re-run sends nothing"
+
+
+async def test_schedule_from_the_command_line(servers: Servers) -> None:
+    code, output = await servers.run("schedule", "--now", "2025-10-20T06:00:00+00:00")
+    assert code == 0, output
+    assert "acme" in output
+    assert "timetable" in output
+    assert "return-attendance" in output, "the enabled optional pipeline is scheduled too"
+    assert "H H(11-12) * * *" in output

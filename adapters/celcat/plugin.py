@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr
 
 from adapters.celcat import mapping
 from adapters.celcat.client import CelcatClient
+from adapters.celcat.demo import celcat_demo
 from adapters.celcat.names import NameFormat
 from adapters.celcat.source import CelcatSource
 from core import CallMeter, CategoryFilterOptions, Setup, SourceSpec, hookimpl
@@ -66,4 +67,4 @@ async def open_source(setup: Setup[CelcatOptions]) -> AsyncIterator[CelcatSource
 
 @hookimpl
 def passerelle_register_sources(register: Callable[[SourceSpec], None]) -> None:
-    register(SourceSpec(name="celcat", options=CelcatOptions, open=open_source))
+    register(SourceSpec(name="celcat", options=CelcatOptions, open=open_source, demo=celcat_demo))

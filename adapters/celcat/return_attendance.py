@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr, field_validator
 from adapters.celcat import mapping
 from adapters.celcat.caws import CawsClient, CawsSink
 from adapters.celcat.client import CelcatClient
+from adapters.celcat.demo import caws_demo
 from adapters.celcat.plugin import CelcatOptions
 from core import (
     CallMeter,
@@ -143,5 +144,6 @@ def passerelle_register_pipelines(register: Callable[[PipelineSpec], None]) -> N
             options=ReturnAttendanceOptions,
             optional=True,
             window=lookback,
+            demo=caws_demo,
         )
     )

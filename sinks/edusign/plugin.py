@@ -15,6 +15,7 @@ from core import CallMeter, Setup, SinkSpec, hookimpl
 from core.http import HttpOptions, Pacer, RetryPolicy, Sleep, http_client
 from sinks.edusign.attendance import EdusignAttendance
 from sinks.edusign.client import EdusignClient
+from sinks.edusign.demo import edusign_demo
 from sinks.edusign.sink import EdusignSink
 
 _PACERS: RunVar[dict[str, Pacer]] = RunVar("passerelle_edusign_pacers")
@@ -131,5 +132,11 @@ async def open_attendance(setup: Setup[EdusignOptions]) -> AsyncIterator[Edusign
 @hookimpl
 def passerelle_register_sinks(register: Callable[[SinkSpec], None]) -> None:
     register(
-        SinkSpec(name="edusign", options=EdusignOptions, open=open_sink, attendance=open_attendance)
+        SinkSpec(
+            name="edusign",
+            options=EdusignOptions,
+            open=open_sink,
+            attendance=open_attendance,
+            demo=edusign_demo,
+        )
     )
