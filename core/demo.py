@@ -10,6 +10,7 @@ attendance sent back. Everything lives in a temporary folder.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from core.plugins import Registry
 from core.protocols import DemoServer, DemoSettings, PipelineSpec, SinkSpec, SourceSpec
 from core.report import RunReport
 from core.runner import run_tenant
-from core.state import open_state
+from core.state import StateStore, open_state
 
 TENANT = "demo"
 
@@ -81,7 +82,7 @@ async def run_demo(registry: Registry, console: Console, keep_running: bool) -> 
 class _Story:
     config: Config
     registry: Registry
-    store: Any
+    store: StateStore
     console: Console
 
     async def run(self, title: str, now: datetime, pipeline: str = "timetable") -> RunReport:
@@ -115,8 +116,5 @@ def _configure(folder: Path, servers: dict[str, DemoServer], registry: Registry)
 
 
 def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A TOML value: JSON's strings, numbers, booleans and arrays are TOML's too."""
+    return json.dumps(value, ensure_ascii=False)

@@ -36,7 +36,7 @@ class CelcatDemo:
         self.options: dict[str, Any] = {
             "url": url,
             "api_code": API_CODE,
-            "event_category_names_excluded": '["Réunion"]',
+            "event_category_names_excluded": ["Réunion"],
         }
 
     async def change(self) -> list[str]:
