@@ -33,6 +33,20 @@ LATER = datetime(2025, 10, 24, 18, 0, tzinfo=UTC)  # 20:00 in Paris: Oct 21..24 
 P, A, L, E = 1, 2, 3, 4  # the CAWS sandbox's MarkIds
 
 
+def caws_options(**extra: Any) -> ReturnAttendanceOptions:
+    """The options the CAWS sandbox's defaults accept."""
+    return ReturnAttendanceOptions.model_validate(
+        {
+            "caws_url": "http://caws",
+            "username": "passerelle",
+            "password": "pw",
+            "timetable_alias": "TT2025",
+            "role": "Admin",
+            **extra,
+        }
+    )
+
+
 @dataclass
 class Back:
     """The return trip: the world of the timetable sync, plus CAWS."""
@@ -45,16 +59,7 @@ class Back:
         ctx = context(
             self.world.store, now=now, dry_run=dry_run, window=Window.ending_on(now, PARIS, 7)
         )
-        options = ReturnAttendanceOptions.model_validate(
-            {
-                "caws_url": "http://caws",
-                "username": "passerelle",
-                "password": "pw",
-                "timetable_alias": "TT2025",
-                "role": "Admin",
-                "timetable_id": 1,
-            }
-        )
+        options = caws_options(timetable_id=1)
         edusign = EdusignOptions.model_validate({"url": "http://edusign", "api_key": KEY})
         celcat = CelcatOptions.model_validate({"url": "http://celcat", "api_code": "c"})
         clock = self.world.clock
@@ -251,15 +256,7 @@ async def test_dry_run_reads_but_sends_nothing(back: Back) -> None:
 async def test_the_token_is_renewed_before_it_expires() -> None:
     now = [0.0]
     caws = CawsSandbox(token_lifetime=120.0, clock=lambda: now[0])
-    options = ReturnAttendanceOptions.model_validate(
-        {
-            "caws_url": "http://caws",
-            "username": "passerelle",
-            "password": "pw",
-            "timetable_alias": "TT2025",
-            "role": "Admin",
-        }
-    )
+    options = caws_options()
     celcat = CelcatOptions.model_validate({"url": "http://celcat"})
     async with caws_sink(
         options,
