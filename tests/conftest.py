@@ -17,11 +17,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings
 from sqlalchemy.engine import make_url
 
 from core.state import StateStore, open_state
 
 POSTGRES_ENV = "PASSERELLE_TEST_POSTGRES_URL"
+
+# Property tests assert behaviour, not speed: no per-example deadline on a busy machine.
+settings.register_profile("passerelle", deadline=None)
+settings.load_profile("passerelle")
 
 _MEMORY = "sqlite-memory"
 _FILE = "sqlite-file"
