@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -108,10 +109,17 @@ class World:
         return self.school.find("course", key)
 
 
-@pytest.fixture
-async def world() -> AsyncIterator[World]:
+@asynccontextmanager
+async def new_world(seed: int = 5) -> AsyncIterator[World]:
+    """A world of its own: a generated institution, an empty school, an empty store."""
     inst = generate_institution(
-        seed=5, start=date(2025, 10, 21), days=14, students=80, staff=14, groups=6, timetables=2
+        seed=seed,
+        start=date(2025, 10, 21),
+        days=14,
+        students=80,
+        staff=14,
+        groups=6,
+        timetables=2,
     )
     edusign = EdusignSandbox()
     school = edusign.add_school(KEY, name="Acme Formation")
@@ -119,3 +127,9 @@ async def world() -> AsyncIterator[World]:
         world = World(inst, CelcatSandbox(inst, api_code="c"), edusign, school, store)
         edusign.clock = world.clock  # the sandbox's clock is the test's
         yield world
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    async with new_world() as made:
+        yield made
