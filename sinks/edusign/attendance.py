@@ -40,7 +40,7 @@ class EdusignAttendance:
                 continue
             if not _ended(course, ctx.now):
                 continue
-            for entry in course.get("STUDENTS") or []:
+            for entry in mapping.attendance_entries(course):
                 student = students.get(str(entry.get("studentId")))
                 if student is not None:
                     presence, late = presence_of(entry)
@@ -50,7 +50,7 @@ class EdusignAttendance:
 def presence_of(entry: dict[str, Any]) -> tuple[Presence, int]:
     """What one attendance entry says [seen: Edusign's reading of its own entries]."""
     delay = entry.get("delay")
-    if isinstance(delay, int) and delay > 0:
+    if isinstance(delay, int) and not isinstance(delay, bool) and delay > 0:
         return Presence.LATE, delay
     if entry.get("signature") or entry.get("state"):
         return Presence.PRESENT, 0

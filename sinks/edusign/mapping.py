@@ -75,9 +75,15 @@ def remote(raw: dict[str, Any]) -> Remote:
     )
 
 
+def attendance_entries(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """A course's attendance entries; anything else in ``STUDENTS`` is not one."""
+    entries = raw.get("STUDENTS")
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
 def course_state(raw: dict[str, Any]) -> CourseState:
     """A sheet holding any signature, or locked, is no longer the connector's to rewrite."""
-    entries = [e for e in raw.get("STUDENTS") or [] if isinstance(e, dict)]
+    entries = attendance_entries(raw)
     professor_signed = any(v for k, v in raw.items() if k.startswith("PROFESSOR_SIGNATURE"))
     student_signed = any(e.get("state") or e.get("signature") for e in entries)
     return CourseState(
