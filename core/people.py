@@ -15,6 +15,9 @@ def person_problem(person: Person) -> str | None:
         part = "first name" if not person.first_name.strip() else "last name"
         shown = person.source_name or f"{person.first_name} {person.last_name}".strip()
         return f"name {shown!r} gives no {part}"
+    if any(c in "<>" for c in person.first_name + person.last_name):
+        # No one's name holds markup; an attendance system might render it as such.
+        return f"name {person.source_name or person.last_name!r} holds markup characters"
     if not person.email.strip():
         return "no email"
     try:

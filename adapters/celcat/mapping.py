@@ -12,6 +12,7 @@ what is wrong with it; nothing CELCAT-shaped leaves the adapter.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -160,10 +161,18 @@ def _id(record: dict[str, Any], field: str) -> int:
     return value
 
 
+MAX_TEXT = 500
+"""Longer than any name or title a timetable holds: such a field is broken, not a name."""
+
+
 def _text(record: dict[str, Any], field: str) -> str:
     value = record.get(field)
     if not isinstance(value, str):
         raise Malformed(f"{field!r} is not text: {value!r:.40}")
+    if len(value) > MAX_TEXT:
+        raise Malformed(f"{field!r} is {len(value)} characters long")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in value):
+        raise Malformed(f"{field!r} holds control characters: {value!r:.60}")
     return value
 
 

@@ -181,6 +181,8 @@ class CelcatSource:
         for raw in rows:
             try:
                 person = mapping.parse_person(raw)
+                if person.id in people:
+                    raise Malformed(f"id {person.id} is listed twice; the first is kept")
             except Malformed as exc:
                 ctx.report.skip(kind, Reason.MALFORMED_RECORD, detail=f"{prefix}: {exc}")
                 continue
@@ -235,10 +237,16 @@ class CelcatSource:
         except (TransientError, CelcatError) as exc:
             run.ctx.report.fail("session", Reason.SERVER_ERROR, ids=ids, detail=str(exc))
             return []
-        occurrences = []
+        occurrences: list[Occurrence] = []
+        seen: set[int] = set()
         for raw in rows:
             try:
-                occurrences.append(mapping.parse_occurrence(raw, run.ctx.timezone))
+                occurrence = mapping.parse_occurrence(raw, run.ctx.timezone)
+                if occurrence.event_id in seen:
+                    # Two records for one occurrence: the first is kept, the second reported.
+                    raise Malformed(f"event {occurrence.event_id} is listed twice on {day}")
+                seen.add(occurrence.event_id)
+                occurrences.append(occurrence)
             except Malformed as exc:
                 event = mapping.event_id_of(raw)
                 key = None if event is None else _key(timetable, event, day)
