@@ -174,9 +174,11 @@ def load_config(path: Path | None, registry: Registry) -> Config:
 
 def _raw_secrets(table: dict[str, Any], registry: Registry) -> list[str]:
     """Secret values as written, even in a tenant whose configuration is invalid."""
+    listed = table.get("plugins")
+    enabled = tuple(p for p in listed if isinstance(p, str)) if isinstance(listed, list) else ()
     names = {
         name
-        for schema in _section_schemas(registry, tuple(table.get("plugins") or ())).values()
+        for schema in _section_schemas(registry, enabled).values()
         for name in schema.secret_fields
     }
     found: list[str] = []

@@ -12,13 +12,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import TypeVar
 
 import anyio
 import httpx
 from loguru import logger
-from pydantic import Field
+from pydantic import Field, FilePath
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -42,7 +41,7 @@ class HttpOptions(PluginOptions):
     timeout_seconds: float = Field(30.0, gt=0, le=600)
     retries: int = Field(4, ge=0, le=10)
     verify_tls: bool = True
-    ca_bundle: Path | None = None
+    ca_bundle: FilePath | None = None
 
 
 @dataclass(frozen=True, slots=True)

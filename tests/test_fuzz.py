@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tomllib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +20,9 @@ from hypothesis import strategies as st
 from adapters.celcat import mapping
 from adapters.celcat.names import NAME_FORMATS, split_name
 from core.config import load_config
+from core.context import Window
 from core.errors import ConfigError
+from core.fingerprint import fingerprint
 from core.plugins import load_registry
 from sinks.edusign import mapping as edusign
 from sinks.edusign.attendance import presence_of
@@ -170,3 +173,41 @@ def test_any_tenant_table_is_validated_not_crashed(tmp_path: Path, table: dict[s
         return  # not expressible in TOML (None, NaN...)
     config = load_config(path, REGISTRY)
     assert all(isinstance(p, ConfigError) for p in config.problems)
+
+
+ZONES = st.sampled_from(
+    ["Europe/Paris", "America/New_York", "Pacific/Auckland", "UTC", "Australia/Lord_Howe"]
+)
+
+
+@fuzz
+@given(
+    st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    ),
+    ZONES,
+    st.integers(min_value=1, max_value=90),
+)
+def test_the_window_starts_tomorrow_and_spans_the_horizon(
+    now: datetime, zone: str, horizon: int
+) -> None:
+    tz = ZoneInfo(zone)
+    window = Window.starting_after(now, tz, horizon)
+    today = now.astimezone(tz).date()
+    assert today not in window, "today and earlier are never touched"
+    assert window.first == today + timedelta(days=1)
+    assert len(window.days()) == horizon
+    assert all(day in window for day in window.days())
+    assert window.last + timedelta(days=1) not in window
+
+
+@fuzz
+@given(st.dictionaries(st.text(max_size=8), json_values, min_size=1, max_size=6), st.randoms())
+def test_fingerprints_ignore_key_order_and_see_any_change(
+    content: dict[str, Any], rnd: Any
+) -> None:
+    keys = list(content)
+    rnd.shuffle(keys)
+    assert fingerprint({k: content[k] for k in keys}) == fingerprint(content)
+    changed = {**content, keys[0]: ["changed", content[keys[0]]]}
+    assert fingerprint(changed) != fingerprint(content)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
+import certifi
 import pytest
+from loguru import logger
+from pydantic import ValidationError
 
 from core.errors import CredentialsRefused, TransientError
-from core.http import RetryPolicy, retry_after, retrying
+from core.http import HttpOptions, RetryPolicy, http_client, retry_after, retrying
 
 pytestmark = pytest.mark.anyio
 
@@ -84,3 +88,27 @@ async def test_other_errors_are_never_retried() -> None:
 def test_retry_after_header(header: str | None, seconds: float | None) -> None:
     now = datetime(2015, 10, 21, 7, 28, 0, tzinfo=UTC)
     assert retry_after(header, now=now) == seconds
+
+
+def test_tls_is_verified_unless_a_tenant_says_otherwise(tmp_path: Path) -> None:
+    assert HttpOptions.model_validate({"url": "https://x"}).verify_tls is True
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text(Path(certifi.where()).read_text())
+    options = HttpOptions.model_validate({"url": "https://x", "ca_bundle": str(bundle)})
+    assert options.ca_bundle == bundle
+    with pytest.raises(ValidationError, match="ca_bundle"):
+        HttpOptions.model_validate({"url": "https://x", "ca_bundle": str(tmp_path / "none")})
+
+
+async def test_turning_verification_off_is_logged() -> None:
+    logged: list[str] = []
+    sink = logger.add(logged.append, level="WARNING", format="{message}")
+    try:
+        for verify in (True, False):
+            options = HttpOptions.model_validate({"url": "https://x", "verify_tls": verify})
+            async with http_client(options, service="celcat", tenant="acme", meter=lambda _: None):
+                pass
+    finally:
+        logger.remove(sink)
+    assert len(logged) == 1
+    assert "TLS certificate verification is OFF for https://x" in logged[0]
