@@ -12,15 +12,15 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Literal
+from typing import Any, Literal
 
 import anyio
 import httpx
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-BodyFault = Literal["truncated", "garbage", "reset"]
-_BODY_FAULTS = ("truncated", "garbage", "reset")
+BodyFault = Literal["truncated", "garbage", "reset", "document"]
+_BODY_FAULTS = ("truncated", "garbage", "reset", "document")
 GARBAGE = b"<html><body><h1>Proxy Error</h1><p>The server is restarting.</p></body></html>"
 
 
@@ -59,6 +59,8 @@ class Fault:
     retry_after: int | None = None
     delay: float = 0.0
     body: BodyFault | None = None
+    document: Any = None
+    """With ``body="document"``: this JSON, with a 200 (an API that reports errors in it)."""
     times: int | None = None
     rate: float | None = None
     seed: int = 0
@@ -119,6 +121,8 @@ class FaultInjector:
             headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
             phrase = _phrase(fault.status)
             await PlainTextResponse(phrase, fault.status, headers=headers)(scope, receive, send)
+        elif fault.body == "document":
+            await JSONResponse(fault.document, 200)(scope, receive, send)
         elif fault.body == "garbage":
             await Response(GARBAGE, 200, media_type="text/html")(scope, receive, send)
         elif fault.body == "truncated":
