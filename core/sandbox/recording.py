@@ -13,7 +13,7 @@ from typing import NamedTuple
 from urllib.parse import parse_qsl
 
 from starlette.routing import BaseRoute, Match, Route
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class RecordedRequest(NamedTuple):
@@ -84,3 +84,21 @@ class Recorded:
     def reset_counts(self) -> None:
         """Forget the calls and requests so far (a test's second phase counts afresh)."""
         self._log.reset()
+
+
+class Recording:
+    """ASGI middleware: records every request under its route template. With
+    ``fold_case``, the path is lower-cased first, for servers that ignore its case
+    (CELCAT's do), and the app routes the folded path."""
+
+    def __init__(
+        self, app: ASGIApp, log: RequestLog, routes: Sequence[BaseRoute], fold_case: bool = False
+    ) -> None:
+        self.app, self.log, self.routes, self.fold_case = app, log, routes, fold_case
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            routed = {**scope, "path": scope["path"].lower()} if self.fold_case else scope
+            self.log.record(scope, route_template(self.routes, routed))  # as sent
+            scope = routed
+        await self.app(scope, receive, send)

@@ -24,7 +24,7 @@ import copy
 import hmac
 import json
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
@@ -35,10 +35,9 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.sandbox.faults import Fault, FaultInjector
-from core.sandbox.recording import Recorded, RequestLog, route_template
+from core.sandbox.recording import Recorded, Recording, RequestLog
 
 Json = dict[str, Any]
 
@@ -106,7 +105,7 @@ class CawsSandbox(Recorded):
         self.app = Starlette(
             routes=routes,
             middleware=[
-                Middleware(_Front, log=self._log, routes=routes),
+                Middleware(Recording, log=self._log, routes=routes, fold_case=True),
                 Middleware(FaultInjector, faults=lambda: self.faults),
             ],
         )
@@ -292,17 +291,3 @@ async def _json_object(request: Request) -> Json:
     if not isinstance(body, dict):
         raise HTTPException(400, "the body must be a JSON object")
     return body
-
-
-class _Front:
-    """Folds the path to lower case (CAWS ignores path case) and records the request."""
-
-    def __init__(self, app: ASGIApp, log: RequestLog, routes: Sequence[BaseRoute]) -> None:
-        self.app, self.log, self.routes = app, log, routes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            folded = {**scope, "path": scope["path"].lower()}
-            self.log.record(scope, route_template(self.routes, folded))
-            scope = folded
-        await self.app(scope, receive, send)

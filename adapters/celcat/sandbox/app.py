@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from adapters.celcat.sandbox import render
 from adapters.celcat.sandbox.state import Event, Institution, Json, Timetable
 from core.sandbox.faults import Fault, FaultInjector
-from core.sandbox.recording import Recorded, RequestLog, route_template
+from core.sandbox.recording import Recorded, Recording, RequestLog
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -63,25 +63,11 @@ class CelcatSandbox(Recorded):
         self.app = Starlette(
             routes=routes,
             middleware=[
-                Middleware(_Front, log=self._log, routes=routes),
+                Middleware(Recording, log=self._log, routes=routes, fold_case=True),
                 Middleware(FaultInjector, faults=lambda: self.faults),
                 Middleware(_ApiCodeCheck, code=lambda: self.api_code),
             ],
         )
-
-
-class _Front:
-    """Folds the path to lower case (CELCAT ignores path case) and records the request."""
-
-    def __init__(self, app: ASGIApp, log: RequestLog, routes: Sequence[BaseRoute]) -> None:
-        self.app, self.log, self.routes = app, log, routes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            folded = {**scope, "path": scope["path"].lower()}
-            self.log.record(scope, route_template(self.routes, folded))
-            scope = folded
-        await self.app(scope, receive, send)
 
 
 class _ApiCodeCheck:

@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import Route
 
 from core.sandbox.faults import Fault, FaultInjector
-from core.sandbox.recording import Recorded, RequestLog, route_template
+from core.sandbox.recording import Recorded, Recording, RequestLog
 from sinks.edusign.sandbox import courses, groups, people, render
 from sinks.edusign.sandbox.auth import KeyCheck, school_of
 from sinks.edusign.sandbox.endpoint import Call, Endpoint, Op
@@ -70,7 +69,7 @@ class EdusignSandbox(Recorded):
         self.app = Starlette(
             routes=routes,
             middleware=[
-                Middleware(_Record, log=self._log, routes=routes),
+                Middleware(Recording, log=self._log, routes=routes),
                 Middleware(SlowDown, rate=self._rate),
                 Middleware(FaultInjector, faults=lambda: self.faults),
                 Middleware(KeyCheck, schools=self.schools),
@@ -132,18 +131,6 @@ class EdusignSandbox(Recorded):
         afresh). Arrival times stay: they are the server's memory for its rate limit."""
         super().reset_counts()
         self._rate.slowed.clear()
-
-
-class _Record:
-    """Records every request under its route template."""
-
-    def __init__(self, app: ASGIApp, log: RequestLog, routes: Sequence[BaseRoute]) -> None:
-        self.app, self.log, self.routes = app, log, routes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            self.log.record(scope, route_template(self.routes, scope))
-        await self.app(scope, receive, send)
 
 
 def _endpoint(op: Op) -> Callable[[Request], Awaitable[Response]]:
