@@ -85,18 +85,7 @@ async def edusign_sink(
     clock: Callable[[], float] | None = None,
 ) -> AsyncIterator[EdusignSink]:
     """A sink for one tenant; tests hand it the sandbox's transport, a clock and a sleep."""
-    key = options.api_key.get_secret_value()
-    headers = {"Authorization": f"Bearer {key}"}
-    async with http_client(
-        options, service="edusign", tenant=tenant, meter=meter, headers=headers, transport=transport
-    ) as http:
-        client = EdusignClient(
-            http,
-            tenant=tenant,
-            retry=RetryPolicy(retries=options.retries),
-            pacer=pacer_for(key, options.requests_per_minute, clock, sleep),
-            sleep=sleep,
-        )
+    async with _client(options, tenant, meter, transport, sleep, clock) as client:
         yield EdusignSink(
             client, send_credentials=options.send_credentials, sync_groups=options.sync_groups
         )
