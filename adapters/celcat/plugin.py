@@ -27,6 +27,12 @@ class CelcatOptions(CategoryFilterOptions, HttpOptions):
     page_size: int = Field(1000, ge=10, le=10_000)
     concurrency: int = Field(8, ge=1, le=64)
 
+    def headers(self) -> dict[str, str]:
+        """The headers every Web API request carries: the ApiCode, when there is one."""
+        if self.api_code is None:
+            return {}
+        return {mapping.API_CODE_HEADER: self.api_code.get_secret_value()}
+
 
 @asynccontextmanager
 async def celcat_source(
@@ -38,9 +44,7 @@ async def celcat_source(
     sleep: Sleep = anyio.sleep,
 ) -> AsyncIterator[CelcatSource]:
     """A source for one tenant; tests hand it the sandbox's transport and a fake sleep."""
-    headers = {}
-    if options.api_code is not None:
-        headers[mapping.API_CODE_HEADER] = options.api_code.get_secret_value()
+    headers = options.headers()
     async with http_client(
         options, service="celcat", tenant=tenant, meter=meter, headers=headers, transport=transport
     ) as http:

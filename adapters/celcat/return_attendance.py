@@ -88,9 +88,6 @@ async def caws_sink(
         options.username, options.password.get_secret_value(), options.timetable_alias, options.role
     )
     caws_options = options.model_copy(update={"url": options.caws_url})
-    celcat_headers = {}
-    if celcat.api_code is not None:
-        celcat_headers[mapping.API_CODE_HEADER] = celcat.api_code.get_secret_value()
     async with (
         http_client(
             caws_options, service="caws", tenant=tenant, meter=meter, transport=caws_transport
@@ -100,7 +97,7 @@ async def caws_sink(
             service="celcat",
             tenant=tenant,
             meter=meter,
-            headers=celcat_headers,
+            headers=celcat.headers(),
             transport=celcat_transport,
         ) as celcat_http,
     ):
