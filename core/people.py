@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from email_validator import EmailNotValidError, validate_email
@@ -9,6 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from core.models import Person
 
 
+@functools.lru_cache(maxsize=65_536)
 def person_problem(person: Person) -> str | None:
     """Why ``person`` cannot be written to an attendance system, or None if they can."""
     if not person.first_name.strip() or not person.last_name.strip():

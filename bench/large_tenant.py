@@ -1,0 +1,165 @@
+"""Scenarios 1 to 3: a large tenant's first sync, its re-syncs, and the naive sync.
+
+    python -m bench.large_tenant --urls JSON --size full --rate-scale 10 --folder DIR
+
+In order: passerelle's first sync; its re-sync with nothing changed; the naive sync's
+first run and re-run (against a school of its own, same CELCAT); then about 2% of the
+occurrences changed in CELCAT and passerelle's third sync. Each phase counts the
+requests the sandboxes received (reads and writes apart) and the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from adapters.celcat.plugin import CelcatOptions, celcat_source
+from bench.control import Control
+from bench.host import KINDS
+from bench.measure import emit, quiet_logs, stopwatch
+from bench.naive import naive_sink
+from bench.product import Budget, Urls, configure, written
+from bench.world import HORIZON_DAYS, SIZES, TIMEZONE, TenantSpec
+from core.context import RunContext, Window
+from core.engine import run_pipeline
+from core.protocols import Pipeline
+from core.report import ReportBuilder, RunReport
+from core.runner import run_tenant, utc_now
+from core.state import open_state
+from core.timetable import session_rules
+
+CHANGED = 0.02
+NAIVE_KEY_SUFFIX = "-naive"
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """What one sync cost: seconds, and requests each sandbox received."""
+
+    wall: float
+    celcat_calls: int
+    edusign_reads: int
+    edusign_writes: int
+    edusign_slowed: int
+    objects_written: int | None = None
+    """As the run's report counts them (created, updated, deleted); None for the naive."""
+
+    @property
+    def edusign_calls(self) -> int:
+        return self.edusign_reads + self.edusign_writes
+
+
+async def measured(control: Control, sync: Callable[[], Awaitable[int | None]]) -> Phase:
+    await control.reset()
+    with stopwatch() as elapsed:
+        objects = await sync()
+    calls = await control.calls()
+    return Phase(
+        wall=elapsed.wall,
+        celcat_calls=calls.celcat.total(),
+        edusign_reads=calls.edusign_reads,
+        edusign_writes=calls.edusign_writes,
+        edusign_slowed=calls.edusign_slowed,
+        objects_written=objects,
+    )
+
+
+async def naive_sync(options: CelcatOptions, spec: TenantSpec, edusign: str) -> None:
+    """The naive sync's run: passerelle's CELCAT reading, the naive writing, one at a time."""
+    now = utc_now()
+    async with open_state("sqlite://") as scratch:  # a run context needs one; never used
+        report = RunReport(run_id="naive", tenant=spec.name, pipeline="naive", started_at=now)
+        builder = ReportBuilder(report)
+        ctx = RunContext(
+            tenant=spec.name,
+            pipeline="naive",
+            run_id="naive",
+            now=now,
+            timezone=TIMEZONE,
+            window=Window.starting_after(now, TIMEZONE, HORIZON_DAYS),
+            dry_run=False,
+            report=builder,
+            state=scratch.for_tenant(spec.name),
+        )
+        async with (
+            celcat_source(options, tenant=spec.name, meter=builder.call) as source,
+            naive_sink(edusign, spec.edusign_key + NAIVE_KEY_SUFFIX) as sink,
+        ):
+            await run_pipeline(Pipeline(source, sink, session_rules(options), concurrency=1), ctx)
+        if report.error:
+            raise RuntimeError(f"the naive sync failed: {report.error}")
+
+
+async def measure(urls: Urls, size: str, scale: float, folder: Path) -> dict[str, Any]:
+    spec = SIZES[size].large
+    budget = Budget(scale)
+    config, registry = configure(folder, [spec], urls, budget)
+    control = Control(urls.control)
+    await control.rate(budget.per_minute)
+    async with open_state(config.worker.state_url) as store:
+
+        async def sync() -> int:
+            return written(await _checked(run_tenant(config, registry, store, spec.name)))
+
+        first = await measured(control, sync)
+        objects = await control.objects(spec.edusign_key)
+        celcat_minimum = await control.celcat_minimum(spec.name)
+        again = await measured(control, sync)
+        celcat = config.tenant(spec.name).sections["celcat"]
+        assert isinstance(celcat, CelcatOptions)
+
+        async def naive() -> None:
+            await naive_sync(celcat, spec, urls.edusign)
+
+        naive_first = await measured(control, naive)
+        naive_again = await measured(control, naive)
+        changed = await control.change(spec.name, CHANGED)
+        after_change = await measured(control, sync)
+    await control.aclose()
+    return {
+        "budget_per_minute": budget.per_minute,
+        "client_per_minute": budget.client_per_minute,
+        "objects": objects,
+        "minimum_writes": sum(objects.values()),
+        # With an empty store the connector cannot know Edusign holds none of its
+        # objects (a lost state file), so it must list each kind once.
+        "minimum_reads": len(KINDS),
+        "celcat_minimum": celcat_minimum,
+        "changed_sheets": changed,
+        "first": _phase(first),
+        "resync": _phase(again),
+        "naive_first": _phase(naive_first),
+        "naive_resync": _phase(naive_again),
+        "changed": _phase(after_change),
+    }
+
+
+async def _checked(run: Awaitable[RunReport]) -> RunReport:
+    report = await run
+    if report.error:
+        raise RuntimeError(f"passerelle's run failed: {report.error}")
+    return report
+
+
+def _phase(phase: Phase) -> dict[str, Any]:
+    return {**asdict(phase), "edusign_calls": phase.edusign_calls}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--urls", required=True)
+    parser.add_argument("--size", choices=sorted(SIZES), default="full")
+    parser.add_argument("--rate-scale", type=float, default=10.0)
+    parser.add_argument("--folder", type=Path, required=True)
+    args = parser.parse_args()
+    quiet_logs()
+    emit(anyio.run(measure, Urls.parse(args.urls), args.size, args.rate_scale, args.folder))
+
+
+if __name__ == "__main__":
+    main()
