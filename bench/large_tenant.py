@@ -141,8 +141,9 @@ async def measure(urls: Urls, size: str, scale: float, folder: Path) -> dict[str
 
 async def _checked(run: Awaitable[RunReport]) -> RunReport:
     report = await run
-    if report.error:
-        raise RuntimeError(f"passerelle's run failed: {report.error}")
+    failed = sum(c.failed for c in report.counts.values())
+    if report.error or failed:
+        raise RuntimeError(f"passerelle's run failed: {report.error or f'{failed} objects'}")
     return report
 
 

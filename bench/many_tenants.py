@@ -85,6 +85,7 @@ async def measure(urls: Urls, size: str, scale: float, folder: Path) -> dict[str
         "slowest_in_batch": max(durations),
         "cpu": batch.cpu,
         "objects_written": objects,
+        "objects_failed": sum(c.failed for r in reports for c in r.counts.values()),
         "cpu_per_1000_objects": batch.cpu / objects * 1000,
         "peak_rss_mib": peak_rss_mib(),
         "peak_rss_before_mib": rss_before,

@@ -83,6 +83,7 @@ def _tenants(r: dict[str, Any]) -> list[Row]:
             f"{r['wall']:.1f} s / {r['slowest_alone']:.1f} s = {ratio:.2f}x", "< 1.5x",
             ratio < 1.5),
         Row(four, "slowest tenant within the batch", f"{r['slowest_in_batch']:.1f} s"),
+        Row(four, "objects that failed", f"{r['objects_failed']:,}", "0", r["objects_failed"] == 0),
         Row(four, "peak memory (before the batch)",
             f"{r['peak_rss_mib']:.0f} MiB ({r['peak_rss_before_mib']:.0f} MiB)"),
         Row(four, "CPU per 1,000 objects written",

@@ -342,6 +342,21 @@ async def test_sqlite_file_is_set_up_for_sharing(tmp_path: Path) -> None:
         await engine.dispose()
 
 
+async def test_one_process_never_waits_on_its_own_sqlite_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No busy timeout at all: a transaction that met another one of this process at the
+    # file's write lock would fail at once ("database is locked"). Many tenants' runs
+    # save at once in one worker; they must queue in the process, not at the lock.
+    monkeypatch.setattr("core.state.engine.BUSY_TIMEOUT_MS", 0)
+    async with open_state(f"sqlite:///{tmp_path / 'state.db'}") as store:
+        async with anyio.create_task_group() as group:
+            for n in range(200):
+                group.start_soon(store.save, f"tenant{n % 20}", "session", f"s{n}", SHEET)
+        saved = [await store.load(f"tenant{t}", "session") for t in range(20)]
+    assert sum(map(len, saved)) == 200
+
+
 async def test_reopening_keeps_everything(durable_state_url: str) -> None:
     async with open_state(durable_state_url) as store:
         await store.save("acme", "session", "s1", SHEET)

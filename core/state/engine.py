@@ -42,9 +42,15 @@ def create_state_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def is_single_connection(engine: AsyncEngine) -> bool:
-    """Whether all users of ``engine`` share one connection, so must take turns."""
-    return isinstance(engine.sync_engine.pool, StaticPool)
+def takes_turns(engine: AsyncEngine) -> bool:
+    """Whether the transactions of one process on ``engine`` must take turns.
+
+    SQLite: every transaction holds the database's one write lock (``BEGIN IMMEDIATE``),
+    and in memory they all share one connection besides. Queued in the process, they
+    wait in order for the lock; left to the busy timeout, dozens of concurrent runs poll
+    for it, and some give up ("database is locked") with the lock free half the time.
+    Between processes, the busy timeout still arbitrates."""
+    return engine.dialect.name == "sqlite"
 
 
 def _no_driver_transactions(dbapi_connection: Any, _record: Any) -> None:

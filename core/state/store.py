@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.report import RunReport
-from core.state.engine import create_state_engine, is_single_connection
+from core.state.engine import create_state_engine, takes_turns
 from core.state.migrate import is_current, migrate
 from core.state.tables import runs
 from core.state.tables import synced as entries
@@ -69,10 +69,8 @@ class StateStore:
     def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
         self._engine = engine
         self.read_only = read_only
-        # Concurrent transactions on one shared connection (in-memory SQLite) would
-        # interleave, so there they take turns.
         self._turns: AbstractAsyncContextManager[object] = (
-            anyio.Lock() if is_single_connection(engine) else nullcontext()
+            anyio.Lock() if takes_turns(engine) else nullcontext()
         )
 
     async def load(self, tenant: str, kind: str) -> dict[str, Synced]:
