@@ -159,7 +159,7 @@ def main() -> None:
     parser.add_argument("--readme", action="store_true", help="write the figures in README.md")
     args = parser.parse_args()
     settings = Settings(args.size, args.latency_ms, args.rate_scale, args.tenants_rate_scale)
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=140)  # a log, not a tty
     results = anyio.run(run, settings, console)
     console.print(table(results))
     target = args.json or Path(f"bench/results-{settings.size}.json")

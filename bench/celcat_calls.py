@@ -8,19 +8,16 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 import anyio
 import httpx
 
 from adapters.celcat.plugin import CelcatOptions, celcat_source
 from adapters.celcat.sandbox import CelcatSandbox, generate_institution
-from core.context import RunContext, Window
+from bench.product import run_context
 from core.models import Session
-from core.report import ReportBuilder, RunReport
 from core.state import open_state
 
-PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2025, 10, 20, 9, 0, tzinfo=UTC)
 
 
@@ -38,18 +35,7 @@ async def measure(students: int, staff: int, occurrences: int) -> None:
     sandbox = CelcatSandbox(inst, api_code="bench")
     options = CelcatOptions.model_validate({"url": "http://celcat", "api_code": "bench"})
     async with open_state("sqlite://") as store:
-        report = RunReport(run_id="bench", tenant="bench", pipeline="timetable", started_at=NOW)
-        ctx = RunContext(
-            tenant="bench",
-            pipeline="timetable",
-            run_id="bench",
-            now=NOW,
-            timezone=PARIS,
-            window=Window.starting_after(NOW, PARIS, 14),
-            dry_run=True,
-            report=ReportBuilder(report),
-            state=store.for_tenant("bench", dry_run=True),
-        )
+        ctx = run_context(store, "bench", "timetable", NOW, dry_run=True)
         async with celcat_source(
             options,
             tenant="bench",

@@ -24,12 +24,11 @@ import anyio.lowlevel
 import httpx
 
 from bench.measure import emit, peak_rss_mib, quiet_logs, stopwatch
+from bench.product import run_context
 from bench.world import HORIZON_DAYS, TIMEZONE
 from core import Group, Person, PersonKind, Record, RunContext, Session
-from core.context import Window
 from core.engine import run_pipeline
 from core.protocols import Pipeline
-from core.report import ReportBuilder, RunReport
 from core.runner import utc_now
 from core.state import open_state
 from core.timetable import session_rules
@@ -127,32 +126,19 @@ async def measure(occurrences: int, folder: Path) -> dict[str, Any]:
         {"url": "http://edusign.stub", "api_key": "stub", "sync_groups": True}
     )
     rss_before = peak_rss_mib()
-    now = utc_now()
     async with open_state(f"sqlite:///{folder / 'engine.db'}") as store:
-        report = RunReport(run_id="engine", tenant="engine", pipeline="timetable", started_at=now)
-        builder = ReportBuilder(report)
-        ctx = RunContext(
-            tenant="engine",
-            pipeline="timetable",
-            run_id="engine",
-            now=now,
-            timezone=TIMEZONE,
-            window=Window.starting_after(now, TIMEZONE, HORIZON_DAYS),
-            dry_run=False,
-            report=builder,
-            state=store.for_tenant("engine"),
-        )
+        ctx = run_context(store, "engine", "timetable", utc_now())
         async with edusign_sink(
             options,
             tenant="engine",
-            meter=builder.call,
+            meter=ctx.report.call,
             transport=edusign_stub(),
             sleep=clock.sleep,
             clock=clock,
         ) as sink:
             with stopwatch() as elapsed:
                 await run_pipeline(Pipeline(source, sink, session_rules(None)), ctx)
-        builder.finish(utc_now())
+        report = ctx.report.finish(utc_now())
     if report.error:
         raise RuntimeError(f"the engine run failed: {report.error}")
     records = STUDENTS + INSTRUCTORS + occurrences

@@ -10,7 +10,6 @@ requests the sandboxes received (reads and writes apart) and the wall time.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,12 +22,11 @@ from bench.control import Control
 from bench.host import KINDS
 from bench.measure import emit, quiet_logs, stopwatch
 from bench.naive import naive_sink
-from bench.product import Budget, Urls, configure, written
-from bench.world import HORIZON_DAYS, SIZES, TIMEZONE, TenantSpec
-from core.context import RunContext, Window
+from bench.product import Budget, Urls, configure, run_context, scenario_arguments, written
+from bench.world import SIZES, TenantSpec
 from core.engine import run_pipeline
 from core.protocols import Pipeline
-from core.report import ReportBuilder, RunReport
+from core.report import RunReport
 from core.runner import run_tenant, utc_now
 from core.state import open_state
 from core.timetable import session_rules
@@ -71,26 +69,14 @@ async def measured(control: Control, sync: Callable[[], Awaitable[int | None]]) 
 
 async def naive_sync(options: CelcatOptions, spec: TenantSpec, edusign: str) -> None:
     """The naive sync's run: passerelle's CELCAT reading, the naive writing, one at a time."""
-    now = utc_now()
     async with open_state("sqlite://") as scratch:  # a run context needs one; never used
-        report = RunReport(run_id="naive", tenant=spec.name, pipeline="naive", started_at=now)
-        builder = ReportBuilder(report)
-        ctx = RunContext(
-            tenant=spec.name,
-            pipeline="naive",
-            run_id="naive",
-            now=now,
-            timezone=TIMEZONE,
-            window=Window.starting_after(now, TIMEZONE, HORIZON_DAYS),
-            dry_run=False,
-            report=builder,
-            state=scratch.for_tenant(spec.name),
-        )
+        ctx = run_context(scratch, spec.name, "naive", utc_now())
         async with (
-            celcat_source(options, tenant=spec.name, meter=builder.call) as source,
+            celcat_source(options, tenant=spec.name, meter=ctx.report.call) as source,
             naive_sink(edusign, spec.edusign_key + NAIVE_KEY_SUFFIX) as sink,
         ):
             await run_pipeline(Pipeline(source, sink, session_rules(options), concurrency=1), ctx)
+        report = ctx.report.finish(utc_now())
         if report.error:
             raise RuntimeError(f"the naive sync failed: {report.error}")
 
@@ -152,14 +138,9 @@ def _phase(phase: Phase) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--urls", required=True)
-    parser.add_argument("--size", choices=sorted(SIZES), default="full")
-    parser.add_argument("--rate-scale", type=float, default=10.0)
-    parser.add_argument("--folder", type=Path, required=True)
-    args = parser.parse_args()
+    args = scenario_arguments(__doc__, rate_scale=10.0)
     quiet_logs()
-    emit(anyio.run(measure, Urls.parse(args.urls), args.size, args.rate_scale, args.folder))
+    emit(anyio.run(measure, args.urls, args.size, args.rate_scale, args.folder))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ each paced on its own key.
 
 from __future__ import annotations
 
-import argparse
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import anyio
 
 from bench.measure import emit, peak_rss_mib, quiet_logs, stopwatch
-from bench.product import Budget, Urls, configure, written
+from bench.product import Budget, Urls, configure, scenario_arguments, written
 from bench.world import SIZES, TIMEZONE
 from core.config import Config
 from core.report import RunReport
@@ -93,14 +92,9 @@ async def measure(urls: Urls, size: str, scale: float, folder: Path) -> dict[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--urls", required=True)
-    parser.add_argument("--size", choices=sorted(SIZES), default="full")
-    parser.add_argument("--rate-scale", type=float, default=1.0)
-    parser.add_argument("--folder", type=Path, required=True)
-    args = parser.parse_args()
+    args = scenario_arguments(__doc__, rate_scale=1.0)
     quiet_logs()
-    emit(anyio.run(measure, Urls.parse(args.urls), args.size, args.rate_scale, args.folder))
+    emit(anyio.run(measure, args.urls, args.size, args.rate_scale, args.folder))
 
 
 if __name__ == "__main__":

@@ -7,16 +7,20 @@ call), so that what is measured is the product, not a test harness.
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.world import API_CODE, TIMEZONE, TenantSpec
+from bench.world import API_CODE, HORIZON_DAYS, SIZES, TIMEZONE, TenantSpec
 from core.config import Config, load_config
+from core.context import RunContext, Window
 from core.plugins import Registry, default_registry
-from core.report import RunReport
+from core.report import ReportBuilder, RunReport
+from core.state import StateStore
 
 EDUSIGN_PER_MINUTE = 480
 """Edusign's budget per API key; the benchmarks scale it (see ``Budget``)."""
@@ -101,3 +105,32 @@ def handled(report: RunReport) -> int:
         c.created + c.updated + c.deleted + c.unchanged + c.skipped + c.failed
         for c in report.counts.values()
     )
+
+
+def run_context(
+    store: StateStore, tenant: str, pipeline: str, now: datetime, *, dry_run: bool = False
+) -> RunContext:
+    """The context of a run the benchmark drives itself, around the runner: a window of
+    the usual 14 days from ``now``; ``ctx.report.finish`` gives the report."""
+    report = RunReport(run_id=pipeline, tenant=tenant, pipeline=pipeline, started_at=now)
+    return RunContext(
+        tenant=tenant,
+        pipeline=pipeline,
+        run_id=pipeline,
+        now=now,
+        timezone=TIMEZONE,
+        window=Window.starting_after(now, TIMEZONE, HORIZON_DAYS),
+        dry_run=dry_run,
+        report=ReportBuilder(report),
+        state=store.for_tenant(tenant, dry_run=dry_run),
+    )
+
+
+def scenario_arguments(doc: str, rate_scale: float) -> argparse.Namespace:
+    """The arguments of a scenario that runs against the sandbox host."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--urls", type=Urls.parse, required=True)
+    parser.add_argument("--size", choices=sorted(SIZES), default="full")
+    parser.add_argument("--rate-scale", type=float, default=rate_scale)
+    parser.add_argument("--folder", type=Path, required=True)
+    return parser.parse_args()
