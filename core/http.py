@@ -168,8 +168,8 @@ def _tls(options: HttpOptions) -> ssl.SSLContext:
 @functools.lru_cache(maxsize=32)
 def _tls_context(verify: bool, ca_bundle: str | None, _version: int) -> ssl.SSLContext:
     """A TLS context per setting (and per version of a CA bundle file), shared by every
-    client: building one reads a whole CA bundle, some 17 ms of CPU, and each run of
-    each tenant opens a client per server."""
+    client: building one reads a whole CA bundle (some 17 ms of CPU, see ``bench.micro``),
+    and each run of each tenant opens a client per server."""
     if ca_bundle is not None:
         return ssl.create_default_context(cafile=ca_bundle)
     return httpx.create_ssl_context(verify=verify)

@@ -1,0 +1,80 @@
+"""Small costs that the README quotes, measured one by one.
+
+    .venv/bin/python -m bench.micro
+
+CPU time per operation (this process, user + system), each repeated enough to be steady:
+an HTTP client built with a fresh TLS context and with passerelle's shared one; a state
+save to a SQLite file; a request to the Edusign sandbox on loopback (client and server
+in this one process, so an upper bound for the client alone).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import anyio
+import httpx
+
+from core.http import HttpOptions, http_client
+from core.serve import serve_app
+from core.state import Synced, open_state
+from sinks.edusign.sandbox import EdusignSandbox
+
+
+def cpu_ms(operation: Callable[[], object], times: int) -> float:
+    start = time.process_time()
+    for _ in range(times):
+        operation()
+    return (time.process_time() - start) / times * 1000
+
+
+async def async_cpu_ms(operation: Callable[[], Awaitable[object]], times: int) -> float:
+    start = time.process_time()
+    for _ in range(times):
+        await operation()
+    return (time.process_time() - start) / times * 1000
+
+
+def _uncounted(service: str) -> None:
+    return None
+
+
+async def measure(folder: Path) -> list[tuple[str, float]]:
+    options = HttpOptions(url="https://example.org")
+    figures = [
+        ("HTTP client, fresh TLS context", cpu_ms(httpx.AsyncClient, 20)),
+        ("HTTP client, shared TLS context (passerelle)",
+         cpu_ms(lambda: http_client(options, service="s", tenant="t", meter=_uncounted), 200)),
+    ]  # fmt: skip
+    async with open_state(f"sqlite:///{folder / 'state.db'}") as store:
+        count = iter(range(10**9))
+        synced = Synced("remote", "fingerprint", {"students": ["s"] * 20})
+        figures.append(
+            ("state save, SQLite file",
+             await async_cpu_ms(lambda: store.save("t", "session", f"{next(count)}", synced), 1000))
+        )  # fmt: skip
+    sandbox = EdusignSandbox(keep_requests=0)
+    sandbox.add_school("key")
+    async with (
+        serve_app(sandbox.app) as url,
+        httpx.AsyncClient(base_url=url, headers={"Authorization": "Bearer key"}) as client,
+    ):
+        await async_cpu_ms(lambda: client.get("/v1/school"), 50)  # connections warm
+        figures.append(
+            ("request on loopback, client and server",
+             await async_cpu_ms(lambda: client.get("/v1/school"), 1000))
+        )  # fmt: skip
+    return figures
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="passerelle-micro-") as folder:
+        for what, ms in anyio.run(measure, Path(folder)):
+            print(f"{ms:8.3f} ms CPU  {what}")
+
+
+if __name__ == "__main__":
+    main()
