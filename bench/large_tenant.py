@@ -15,14 +15,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
-
 from adapters.celcat.plugin import CelcatOptions, celcat_source
 from bench.control import Control
 from bench.host import KINDS
-from bench.measure import emit, quiet_logs, stopwatch
+from bench.measure import stopwatch
 from bench.naive import naive_sink
-from bench.product import Budget, Urls, configure, run_context, scenario_arguments, written
+from bench.product import Budget, Urls, configure, run_context, run_scenario, written
 from bench.world import SIZES, TenantSpec
 from core.engine import run_pipeline
 from core.protocols import Pipeline
@@ -137,11 +135,5 @@ def _phase(phase: Phase) -> dict[str, Any]:
     return {**asdict(phase), "edusign_calls": phase.edusign_calls}
 
 
-def main() -> None:
-    args = scenario_arguments(__doc__, rate_scale=10.0)
-    quiet_logs()
-    emit(anyio.run(measure, args.urls, args.size, args.rate_scale, args.folder))
-
-
 if __name__ == "__main__":
-    main()
+    run_scenario(measure, __doc__, rate_scale=10.0)

@@ -17,8 +17,8 @@ from typing import Any
 
 import anyio
 
-from bench.measure import emit, peak_rss_mib, quiet_logs, stopwatch
-from bench.product import Budget, Urls, configure, scenario_arguments, written
+from bench.measure import peak_rss_mib, stopwatch
+from bench.product import Budget, Urls, configure, run_scenario, written
 from bench.world import SIZES, TIMEZONE
 from core.config import Config
 from core.report import RunReport
@@ -91,11 +91,5 @@ async def measure(urls: Urls, size: str, scale: float, folder: Path) -> dict[str
     }
 
 
-def main() -> None:
-    args = scenario_arguments(__doc__, rate_scale=1.0)
-    quiet_logs()
-    emit(anyio.run(measure, args.urls, args.size, args.rate_scale, args.folder))
-
-
 if __name__ == "__main__":
-    main()
+    run_scenario(measure, __doc__, rate_scale=1.0)

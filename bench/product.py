@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
+
+from bench.measure import emit, quiet_logs
 from bench.world import API_CODE, HORIZON_DAYS, SIZES, TIMEZONE, TenantSpec
 from core.config import Config, load_config
 from core.context import RunContext, Window
@@ -126,11 +129,17 @@ def run_context(
     )
 
 
-def scenario_arguments(doc: str, rate_scale: float) -> argparse.Namespace:
-    """The arguments of a scenario that runs against the sandbox host."""
+Scenario = Callable[[Urls, str, float, Path], Awaitable[dict[str, Any]]]
+
+
+def run_scenario(measure: Scenario, doc: str, rate_scale: float) -> None:
+    """The command line of a scenario that runs against the sandbox host: parse its
+    arguments, run it, print its result as the last line."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--urls", type=Urls.parse, required=True)
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
     parser.add_argument("--rate-scale", type=float, default=rate_scale)
     parser.add_argument("--folder", type=Path, required=True)
-    return parser.parse_args()
+    args = parser.parse_args()
+    quiet_logs()
+    emit(anyio.run(measure, args.urls, args.size, args.rate_scale, args.folder))
