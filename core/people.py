@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from core.models import Person
 
 
-@functools.lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=65_536)  # a person is judged again in each session they attend
 def person_problem(person: Person) -> str | None:
     """Why ``person`` cannot be written to an attendance system, or None if they can."""
     if not person.first_name.strip() or not person.last_name.strip():

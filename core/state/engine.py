@@ -48,7 +48,7 @@ def takes_turns(engine: AsyncEngine) -> bool:
     SQLite: every transaction holds the database's one write lock (``BEGIN IMMEDIATE``),
     and in memory they all share one connection besides. Queued in the process, they
     wait in order for the lock; left to the busy timeout, dozens of concurrent runs poll
-    for it, and some give up ("database is locked") with the lock free half the time.
+    for it, and some give up ("database is locked": the benchmark's 200 tenants did).
     Between processes, the busy timeout still arbitrates."""
     return engine.dialect.name == "sqlite"
 
