@@ -37,6 +37,7 @@ from sinks.edusign.plugin import EdusignOptions, edusign_sink
 
 STUDENTS, INSTRUCTORS, GROUPS = 3_000, 200, 100
 PER_SESSION = 20
+PER_GROUP = STUDENTS // GROUPS
 
 
 class MadeUpTimetable:
@@ -47,13 +48,14 @@ class MadeUpTimetable:
         self._occurrences = occurrences
         self._students = [_person(PersonKind.STUDENT, n) for n in range(STUDENTS)]
         self._instructors = [_person(PersonKind.INSTRUCTOR, n) for n in range(INSTRUCTORS)]
-        per_group = STUDENTS // GROUPS
         self._groups = [
             Group(
                 source_id=str(g),
                 external_id=f"group:{g}",
                 name=f"Groupe {g}",
-                members=tuple(s.external_id for s in self._students[g * per_group :][:per_group]),
+                members=tuple(
+                    s.external_id for s in self._students[g * PER_GROUP : (g + 1) * PER_GROUP]
+                ),
             )
             for g in range(GROUPS)
         ]
@@ -66,9 +68,9 @@ class MadeUpTimetable:
             yield person
         for n in range(self._occurrences):
             group = n % GROUPS
+            first = group * PER_GROUP
             day = ctx.window.first + timedelta(days=n % HORIZON_DAYS)
             start = datetime.combine(day, time(8 + n % 10), TIMEZONE)
-            per_group = STUDENTS // GROUPS
             yield Session(
                 external_id=f"session:{n}",
                 name=f"Cours {n % 500}",
@@ -76,7 +78,7 @@ class MadeUpTimetable:
                 end=start + timedelta(hours=1),
                 rooms=(f"Salle {n % 40}",),
                 instructors=(self._instructors[n % INSTRUCTORS],),
-                students=tuple(self._students[group * per_group :][:PER_SESSION]),
+                students=tuple(self._students[first : first + PER_SESSION]),
                 groups=(self._groups[group],),
             )
             if n % 100 == 0:

@@ -102,14 +102,6 @@ def written(report: RunReport) -> int:
     return sum(c.created + c.updated + c.deleted for c in report.counts.values())
 
 
-def handled(report: RunReport) -> int:
-    """Objects the run looked at, every kind together."""
-    return sum(
-        c.created + c.updated + c.deleted + c.unchanged + c.skipped + c.failed
-        for c in report.counts.values()
-    )
-
-
 def run_context(
     store: StateStore, tenant: str, pipeline: str, now: datetime, *, dry_run: bool = False
 ) -> RunContext:
