@@ -34,13 +34,15 @@ from core.protocols import (
     TransformerSpec,
 )
 from core.reasons import Reason
-from core.report import Event, Outcome, RunReport
+from core.report import Acted, Change, Event, Outcome, RunReport
 from core.rules import CategoryFilterOptions
 from core.state import Synced, TenantState
 
 __all__ = [
+    "Acted",
     "CallMeter",
     "CategoryFilterOptions",
+    "Change",
     "ConfigError",
     "CredentialsRefused",
     "DemoServer",

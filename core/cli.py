@@ -194,6 +194,9 @@ def sync(
         typer.Option("--dry-run", help="Read everything, write nothing, print what would be done."),
     ] = False,
     now: NowOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report as one JSON document.")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Run one tenant's pipeline now, in the foreground, with progress."""
@@ -203,8 +206,11 @@ def sync(
         tenant_config = loaded.tenant(tenant)
         if now is not None and now.tzinfo is None:
             now = now.replace(tzinfo=tenant_config.timezone)
-        report = anyio.run(_sync, loaded, registry, tenant, pipeline, now, dry_run)
-    console.print(report_view(console, report))
+        report = anyio.run(_sync, loaded, registry, tenant, pipeline, now, dry_run, not as_json)
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        console.print(report_view(console, report))
     _exit(_EXIT_FOR_OUTCOME[report.outcome or Outcome.FAILED])
 
 
@@ -215,10 +221,11 @@ async def _sync(
     pipeline: str,
     now: datetime | None,
     dry_run: bool,
+    progress: bool,
 ) -> RunReport:
     console = make_console()
     async with open_state(config.worker.state_url, read_only=dry_run) as store:
-        if not console.is_terminal:
+        if not (progress and console.is_terminal):
             return await run_tenant(
                 config, registry, store, tenant, pipeline, now=now, dry_run=dry_run
             )

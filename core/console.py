@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from core.plugins import PluginInfo
-from core.report import Action, Event, RunReport
+from core.report import Acted, Action, Event, RunReport
 
 ACTIONS: tuple[Action, ...] = get_args(Action)
 MAX_EVENTS_SHOWN = 50
@@ -71,10 +71,41 @@ def report_view(console: Console, report: RunReport) -> RenderableType:
     if report.calls:
         calls = ", ".join(f"{service} {n}" for service, n in sorted(report.calls.items()))
         parts.append(Text(f"API calls: {calls}"))
+    # A dry run is read to see what would happen: every object is shown, not a sample.
+    limit = None if report.dry_run else MAX_EVENTS_SHOWN
+    if report.actions:
+        parts.append(actions_table(console, report, limit))
     if report.events:
         parts.append(reasons_table(console, report.events))
-        parts.append(events_table(console, report.events))
+        parts.append(events_table(console, report.events, limit))
     return Group(*parts)
+
+
+def actions_table(console: Console, report: RunReport, limit: int | None) -> Table:
+    """What the run created, updated and deleted (a dry run: would have), object by object."""
+    title = "What would be written" if report.dry_run else "What was written"
+    actions = report.actions
+    if limit is not None and len(actions) > limit:
+        title += f" (first {limit} of {len(actions)}; --json shows all)"
+    table = _table(console, "action", "kind", "key", "name", "when", "changes", title=title)
+    for acted in actions[:limit]:
+        table.add_row(
+            acted.action,
+            acted.kind,
+            acted.key or "-",
+            acted.name,
+            _when(acted),
+            "; ".join(acted.changes),
+        )
+    return table
+
+
+def _when(acted: Acted) -> str:
+    """``2025-10-21 09:00-10:30``, in the zone the times were given in (the tenant's)."""
+    if acted.start is None:
+        return ""
+    end = f"-{acted.end:%H:%M}" if acted.end is not None else ""
+    return f"{acted.start:%Y-%m-%d %H:%M}{end}"
 
 
 def reasons_table(console: Console, events: list[Event]) -> Table:
@@ -84,15 +115,17 @@ def reasons_table(console: Console, events: list[Event]) -> Table:
     return table
 
 
-def events_table(console: Console, events: list[Event]) -> Table:
+def events_table(
+    console: Console, events: list[Event], limit: int | None = MAX_EVENTS_SHOWN
+) -> Table:
     shown = sorted(events, key=lambda e: (e.status != "failed", e.reason, e.key or ""))
     title = (
         "Events"
-        if len(events) <= MAX_EVENTS_SHOWN
-        else (f"Events (first {MAX_EVENTS_SHOWN} of {len(events)}; --json shows all)")
+        if limit is None or len(events) <= limit
+        else (f"Events (first {limit} of {len(events)}; --json shows all)")
     )
     table = _table(console, "status", "reason", "kind", "key", "detail", title=title)
-    for event in shown[:MAX_EVENTS_SHOWN]:
+    for event in shown[:limit]:
         table.add_row(event.status, event.reason, event.kind, event.key or "-", event.detail)
     return table
 

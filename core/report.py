@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from core.logs import redact
 
 Action = Literal["created", "updated", "deleted", "unchanged", "skipped", "failed"]
+Change = Literal["created", "updated", "deleted"]
 
 
 class Outcome(enum.StrEnum):
@@ -45,6 +46,23 @@ class Event(BaseModel):
     detail: str = ""
 
 
+class Acted(BaseModel):
+    """One object the run created, updated or deleted (in a dry run: would have).
+
+    Said as a person reads it: ``name`` is a course's name or a person's name and email,
+    ``start``/``end`` a session's times, ``changes`` what an update changes
+    (``"NAME: 'Maths' -> 'Algebra'"``, ``"students: +2 -1"``).
+    """
+
+    action: Change
+    kind: str
+    key: str | None = None
+    name: str = ""
+    start: datetime | None = None
+    end: datetime | None = None
+    changes: list[str] = Field(default_factory=list)
+
+
 class RunReport(BaseModel):
     run_id: str
     tenant: str
@@ -57,6 +75,7 @@ class RunReport(BaseModel):
     counts: dict[str, Counts] = Field(default_factory=dict)
     calls: dict[str, int] = Field(default_factory=dict)
     events: list[Event] = Field(default_factory=list)
+    actions: list[Acted] = Field(default_factory=list)
 
     def reasons(self) -> Counter[str]:
         return Counter(event.reason for event in self.events)
@@ -81,6 +100,32 @@ class ReportBuilder:
     def count(self, kind: str, action: Action, n: int = 1) -> None:
         counts = self.report.counts.setdefault(kind, Counts())
         setattr(counts, action, getattr(counts, action) + n)
+
+    def acted(
+        self,
+        kind: str,
+        action: Change,
+        *,
+        key: str | None = None,
+        name: str = "",
+        start: datetime | None = None,
+        end: datetime | None = None,
+        changes: list[str] | None = None,
+    ) -> None:
+        """The object was created, updated or deleted (in a dry run: would have been):
+        counted, and listed so that a person can see which objects and what changed."""
+        self.report.actions.append(
+            Acted(
+                action=action,
+                kind=kind,
+                key=key,
+                name=redact(name),
+                start=start,
+                end=end,
+                changes=[redact(change) for change in changes or ()],
+            )
+        )
+        self.count(kind, action)
 
     def call(self, service: str, n: int = 1) -> None:
         self.report.calls[service] = self.report.calls.get(service, 0) + n

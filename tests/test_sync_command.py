@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -37,11 +38,27 @@ class Servers:
 
     async def run(self, *args: str, tty: bool = False) -> tuple[int, str]:
         command = [PASSERELLE, *args, "--config", str(self.config)]
-        env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
+        env = {**self.env, "NO_COLOR": "1", "COLUMNS": "120"}
         if tty:  # a pseudo-terminal, as a person at a terminal has
             command = ["script", "-qec", shlex.join(command), "/dev/null"]
         result = await anyio.run_process(command, check=False, env=env)
         return result.returncode, (result.stdout + result.stderr).decode()
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The command runs the code under test: this checkout's, whatever is installed."""
+        here = str(Path(__file__).parents[1])
+        return {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, (here, os.environ.get("PYTHONPATH")))),
+        }
+
+    async def json(self, *args: str) -> Any:
+        """The command's standard output as JSON (logs go to standard error)."""
+        command = [PASSERELLE, *args, "--json", "--config", str(self.config)]
+        result = await anyio.run_process(command, check=False, env=self.env)
+        assert result.returncode == 0, result.stderr.decode()
+        return json.loads(result.stdout)
 
     def edusign_writes(self) -> int:
         return sum(n for k, n in self.edusign.calls.items() if k.split()[0] in WRITES)
@@ -125,6 +142,68 @@ async def test_dry_run_prints_the_plan_and_writes_nothing(servers: Servers, tmp_
     assert "would be created" in output
     assert servers.edusign_writes() == 0
     assert not (tmp_path / "state.db").exists()
+
+
+async def test_dry_run_lists_every_object_it_would_create(servers: Servers) -> None:
+    """cli-and-config.md: `--dry-run` "prints what it would create, update, delete and skip
+    (with reasons)": every planned object, not only counts."""
+    planned = await servers.json("sync", "acme", "--dry-run", *NOW)
+    assert planned["dry_run"] is True
+    would_create = {a["key"] for a in planned["actions"] if a["action"] == "created"}
+    sessions = [a for a in planned["actions"] if a["kind"] == "session"]
+    assert all(a["name"] and a["start"] and a["end"] for a in sessions)
+    assert {a["kind"] for a in planned["actions"]} >= {"session", "student", "instructor"}
+
+    code, text = await servers.run("sync", "acme", "--dry-run", *NOW)
+    assert code == 0, text
+    assert all(key in text for key in would_create), "the text lists every planned object"
+    assert len(sessions) > 50, "more than a sample: the whole plan is printed"
+
+    code, output = await servers.run("sync", "acme", *NOW)
+    assert code == 0, output
+    school = servers.edusign.schools[EDUSIGN_KEY]
+    written = {
+        r["API_ID"]
+        for records in (school.courses, school.students, school.professors)
+        for r in records.values()
+    }
+    assert would_create == written, "the dry run planned exactly what the run then wrote"
+
+
+async def test_dry_run_says_what_an_update_changes_and_what_it_deletes(servers: Servers) -> None:
+    code, output = await servers.run("sync", "acme", *NOW)
+    assert code == 0, output
+    timetable = servers.celcat.institution.timetables[1]
+    synced = sorted(
+        {
+            int(r["API_ID"].split(":")[2])
+            for r in servers.edusign.schools[EDUSIGN_KEY].courses.values()
+            if r["API_ID"].startswith("celcat:1:")
+        }
+    )
+    renamed, cancelled = (timetable.events[event] for event in synced[:2])
+    old_name = renamed.name
+    renamed.name = "Algèbre linéaire (salle changée)"
+    del timetable.events[cancelled.id]
+
+    actions = (await servers.json("sync", "acme", "--dry-run", *NOW))["actions"]
+    updated = [a for a in actions if a["action"] == "updated" and a["kind"] == "session"]
+    assert updated, actions
+    assert all(f":{renamed.id}:" in a["key"] for a in updated)
+    # Only the name changed: nothing else is said to change (times in UTC vs local, order).
+    assert all(a["changes"] == [f"NAME: {old_name!r} -> {renamed.name!r}"] for a in updated), (
+        updated
+    )
+    deleted = [a for a in actions if a["action"] == "deleted"]
+    assert deleted
+    assert all(f":{cancelled.id}:" in a["key"] for a in deleted)
+    assert all(a["name"] == cancelled.name and a["start"] for a in deleted), deleted
+    assert servers.edusign_writes() > 0
+    servers.edusign.reset_counts()
+    code, output = await servers.run("sync", "acme", "--dry-run", *NOW)
+    assert "would be updated" in output
+    assert f"NAME: {old_name!r} -> {renamed.name!r}" in output
+    assert servers.edusign_writes() == 0
 
 
 async def test_sync_shows_progress_on_a_terminal(servers: Servers) -> None:

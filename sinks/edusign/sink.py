@@ -25,6 +25,7 @@ from typing import Any
 import anyio
 
 from core import (
+    Change,
     Group,
     ObjectFailed,
     Person,
@@ -39,6 +40,7 @@ from core import (
 from core.concurrency import Once
 from core.fingerprint import fingerprint
 from sinks.edusign import mapping
+from sinks.edusign.changes import field_changes, student_changes
 from sinks.edusign.client import AlreadyExists, EdusignClient, EdusignError, NotFound
 
 DELETE_CONCURRENCY = 4
@@ -122,7 +124,7 @@ class EdusignSink:
             body = mapping.course_create_body(sheet.fields, sheet.students)
             remote_id = await self._client.create("course", body, key)
             await self._remember(ctx, "session", key, sheet.synced(remote_id))
-        ctx.report.count("session", "created")
+        self._acted(ctx, "created", sheet.session)
 
     async def _update_sheet(self, ctx: RunContext, sheet: _Sheet, known: Synced) -> None:
         key = sheet.session.external_id
@@ -140,15 +142,36 @@ class EdusignSink:
         if state.locked or state.signed:
             self._locked(ctx, sheet.session, "it is locked" if state.locked else "it is signed")
             return
+        body = mapping.course_update_body(
+            known.remote_id, sheet.fields, int(known.data.get("professors", 0))
+        )
+        changes = [
+            *field_changes(current, body["course"]),
+            *student_changes(state.students, sheet.students),
+        ]
         if not ctx.dry_run:
             if known.data.get("fields") != sheet.fields_fingerprint:
-                body = mapping.course_update_body(
-                    known.remote_id, sheet.fields, int(known.data.get("professors", 0))
-                )
                 await self._client.call("PATCH", mapping.path("course"), json=body)
             await self._attendance(known.remote_id, state.students, set(sheet.students))
             await self._remember(ctx, "session", key, sheet.synced(known.remote_id))
-        ctx.report.count("session", "updated")
+        self._acted(ctx, "updated", sheet.session, changes)
+
+    def _acted(
+        self,
+        ctx: RunContext,
+        action: Change,
+        session: Session,
+        changes: list[str] | None = None,
+    ) -> None:
+        ctx.report.acted(
+            "session",
+            action,
+            key=session.external_id,
+            name=session.name,
+            start=session.start,
+            end=session.end,
+            changes=changes,
+        )
 
     async def _attendance(self, course: str, present: frozenset[str], wanted: set[str]) -> None:
         url = mapping.attendance_path(course)
@@ -211,6 +234,7 @@ class EdusignSink:
         return gone
 
     async def _delete(self, ctx: RunContext, key: str, remote_id: str) -> None:
+        current: Any = None
         try:
             current = await self._client.call("GET", mapping.path("course", remote_id))
             state = mapping.course_state(current)
@@ -236,7 +260,7 @@ class EdusignSink:
             )
             return
         else:
-            ctx.report.count("session", "deleted")
+            ctx.report.acted("session", "deleted", key=key, **_described(current, ctx))
         await self._forget(ctx, "session", key)
 
     # People
@@ -262,7 +286,7 @@ class EdusignSink:
             if not known.data.get("managed", True):
                 self._report_not_managed(ctx, person)
             elif known.fingerprint != wanted:
-                await self._update_person(ctx, kind, person, fields, known.remote_id)
+                await self._update_person(ctx, kind, person, fields, known)
             else:
                 ctx.report.count(person.kind.value, "unchanged")
             return known.remote_id
@@ -292,8 +316,8 @@ class EdusignSink:
         if not found.ours:
             synced = Synced(found.id, "", {"managed": False})
         else:
-            # Fingerprint what Edusign holds, so that an unchanged person is not rewritten.
-            synced = Synced(found.id, fingerprint({k: found.content.get(k) for k in fields}))
+            # What Edusign holds, so that an unchanged person is not rewritten.
+            synced = _written(found.id, {k: found.content.get(k) for k in fields})
         await self._remember(ctx, person.kind.value, person.external_id, synced)
         return synced
 
@@ -307,7 +331,7 @@ class EdusignSink:
     ) -> str:
         body = mapping.person_body(kind, fields, send_credentials=self._send_credentials)
         if ctx.dry_run:
-            ctx.report.count(person.kind.value, "created")
+            self._person_acted(ctx, "created", person)
             return f"(new {person.external_id})"
         try:
             remote_id = await self._client.create(kind, body, person.external_id)
@@ -318,10 +342,12 @@ class EdusignSink:
             if not synced.data.get("managed", True):
                 self._report_not_managed(ctx, person)
             elif synced.fingerprint != wanted:
-                await self._update_person(ctx, kind, person, fields, synced.remote_id)
+                await self._update_person(ctx, kind, person, fields, synced)
             return synced.remote_id
-        await self._remember(ctx, person.kind.value, person.external_id, Synced(remote_id, wanted))
-        ctx.report.count(person.kind.value, "created")
+        await self._remember(
+            ctx, person.kind.value, person.external_id, _written(remote_id, fields)
+        )
+        self._person_acted(ctx, "created", person)
         return remote_id
 
     async def _update_person(
@@ -330,17 +356,31 @@ class EdusignSink:
         kind: mapping.Kind,
         person: Person,
         fields: dict[str, Any],
-        remote_id: str,
+        known: Synced,
     ) -> None:
         if not ctx.dry_run:
             body = mapping.person_body(
-                kind, fields, send_credentials=self._send_credentials, remote_id=remote_id
+                kind, fields, send_credentials=self._send_credentials, remote_id=known.remote_id
             )
             await self._client.call("PATCH", mapping.path(kind), json=body)
             await self._remember(
-                ctx, person.kind.value, person.external_id, Synced(remote_id, fingerprint(fields))
+                ctx, person.kind.value, person.external_id, _written(known.remote_id, fields)
             )
-        ctx.report.count(person.kind.value, "updated")
+        before = known.data.get("fields")
+        changes = (
+            field_changes(before, fields)
+            if isinstance(before, dict)
+            else ["changed in CELCAT since the last write (its earlier content was not kept)"]
+        )
+        self._person_acted(ctx, "updated", person, changes)
+
+    def _person_acted(
+        self, ctx: RunContext, action: Change, person: Person, changes: list[str] | None = None
+    ) -> None:
+        name = f"{person.first_name} {person.last_name} <{person.email}>"
+        ctx.report.acted(
+            person.kind.value, action, key=person.external_id, name=name, changes=changes
+        )
 
     def _report_not_managed(self, ctx: RunContext, person: Person) -> None:
         if person.external_id not in self._not_managed:
@@ -377,14 +417,14 @@ class EdusignSink:
         if known is None:
             found = (await self._index(ctx, "group")).by_api_id.get(group.external_id)
             if found is not None:
-                known = Synced(found.id, fingerprint({k: found.content.get(k) for k in fields}))
+                known = _written(found.id, {k: found.content.get(k) for k in fields})
         if known is None:
             if ctx.dry_run:
-                ctx.report.count("group", "created")
+                self._group_acted(ctx, "created", group)
                 return f"(new {group.external_id})"
             remote_id = await self._client.create("group", {"group": fields}, group.external_id)
-            await self._remember(ctx, "group", group.external_id, Synced(remote_id, wanted))
-            ctx.report.count("group", "created")
+            await self._remember(ctx, "group", group.external_id, _written(remote_id, fields))
+            self._group_acted(ctx, "created", group)
             return remote_id
         if known.fingerprint == wanted:
             ctx.report.count("group", "unchanged")
@@ -392,9 +432,26 @@ class EdusignSink:
         if not ctx.dry_run:
             body = {"group": {"ID": known.remote_id, **fields}}
             await self._client.call("PATCH", mapping.path("group"), json=body)
-            await self._remember(ctx, "group", group.external_id, Synced(known.remote_id, wanted))
-        ctx.report.count("group", "updated")
+            await self._remember(ctx, "group", group.external_id, _written(known.remote_id, fields))
+        before = known.data.get("fields")
+        changes = [
+            *field_changes(
+                {k: v for k, v in before.items() if k != "STUDENTS"}
+                if isinstance(before, dict)
+                else {},
+                {k: v for k, v in fields.items() if k != "STUDENTS"},
+            ),
+            *student_changes(
+                before.get("STUDENTS") or [] if isinstance(before, dict) else [], fields["STUDENTS"]
+            ),
+        ]
+        self._group_acted(ctx, "updated", group, changes)
         return known.remote_id
+
+    def _group_acted(
+        self, ctx: RunContext, action: Change, group: Group, changes: list[str] | None = None
+    ) -> None:
+        ctx.report.acted("group", action, key=group.external_id, name=group.name, changes=changes)
 
     async def _members(self, ctx: RunContext, group: Group) -> list[str]:
         """The group's members that exist in Edusign: written this run, or before."""
@@ -475,6 +532,31 @@ class _Sheet:
                 "professors": _professors(self.fields),
             },
         )
+
+
+def _written(remote_id: str, fields: dict[str, Any]) -> Synced:
+    """What a person or group was last written with: its fingerprint says whether it must be
+    rewritten, its fields what a rewrite changes."""
+    return Synced(remote_id, fingerprint(fields), {"fields": fields})
+
+
+def _described(course: Any, ctx: RunContext) -> dict[str, Any]:
+    """A sheet's name and times as Edusign holds them, in the tenant's zone, for a report."""
+    if not isinstance(course, dict):
+        return {}
+    times = [_moment(course.get(field), ctx) for field in ("START", "END")]
+    name = course.get("NAME")
+    return {"name": name if isinstance(name, str) else "", "start": times[0], "end": times[1]}
+
+
+def _moment(value: Any, ctx: RunContext) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(ctx.timezone) if moment.tzinfo else None
 
 
 def _professors(fields: dict[str, Any]) -> int:
