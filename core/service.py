@@ -16,6 +16,7 @@ from pathlib import Path
 
 import anyio
 from anyio import CancelScope
+from anyio.abc import TaskStatus
 from loguru import logger
 
 from core.config import Config, load_config
@@ -72,7 +73,8 @@ async def serve_worker(config: Config, registry: Registry, path: Path | None) ->
                 if coordinated is not None:
                     coordinated.stop()  # its running jobs get shutdown_timeout to finish
 
-            tg.start_soon(_handle_signals, worker, stop, tg.cancel_scope, registry, path)
+            # Started, not merely scheduled: once 'worker started' is logged, SIGTERM is ours.
+            await tg.start(_handle_signals, worker, stop, tg.cancel_scope, registry, path)
             if settings.health_address:
                 tg.start_soon(_serve_health, metrics, settings.health_address)
             jobs_done = anyio.Event()
@@ -105,8 +107,11 @@ async def _handle_signals(
     scope: CancelScope,
     registry: Registry,
     path: Path | None,
+    *,
+    task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        task_status.started()
         async for received in signals:
             if received == signal.SIGHUP:
                 _reload(worker, registry, path)

@@ -19,6 +19,7 @@ from adapters.celcat.caws_sandbox import CawsSandbox
 from adapters.celcat.sandbox import CelcatSandbox, generate_institution
 from core.serve import serve_app
 from sinks.edusign.sandbox import EdusignSandbox
+from tests.test_run_command import wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -177,8 +178,13 @@ async def test_no_secret_ever_shows(site: Site) -> None:
             stdout=out,
             stderr=out,
         )
+        log = site.tmp / "passerelle.log"
+
+        async def started() -> bool:
+            return log.exists() and "worker started" in log.read_text()
+
         async with worker:
-            await anyio.sleep(1.5)  # started, scheduled, idle: its start-up logs are written
+            await wait_for(started, "the worker's start-up logs")
             worker.send_signal(signal.SIGTERM)
             with anyio.fail_after(30):
                 assert await worker.wait() == 0
