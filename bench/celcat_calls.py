@@ -16,6 +16,7 @@ from adapters.celcat.plugin import CelcatOptions, celcat_source
 from adapters.celcat.sandbox import CelcatSandbox, generate_institution
 from bench.product import run_context
 from core.models import Session
+from core.sandbox.quirks import Quirks
 from core.state import open_state
 
 NOW = datetime(2025, 10, 20, 9, 0, tzinfo=UTC)
@@ -32,7 +33,9 @@ async def measure(students: int, staff: int, occurrences: int) -> None:
         timetables=2,
         occurrences=occurrences,
     )
-    sandbox = CelcatSandbox(inst, api_code="bench")
+    # Plain answers: the calls counted are passerelle's, not a quirky server's (the
+    # conformance tests are tests/contract's).
+    sandbox = CelcatSandbox(inst, api_code="bench", quirks=Quirks(None))
     options = CelcatOptions.model_validate({"url": "http://celcat", "api_code": "bench"})
     async with open_state("sqlite://") as store:
         ctx = run_context(store, "bench", "timetable", NOW, dry_run=True)

@@ -1,7 +1,7 @@
 """The CELCAT Web API sandbox: the contract it serves, its faults, and the data it generates.
 
 The sandbox is what the CELCAT adapter's tests and the demo stand on, so these tests hold
-it to celcat-webapi.md (field names, paging, 404 for an empty filtered list, the
+it to docs/celcat-webapi.md (field names, paging, 404 for an empty filtered list, the
 TimetableId and ApiCode headers) and its generator to sync-rules.md: every planted record
 breaks the rule it is planted for, and every other record breaks none.
 """
@@ -31,6 +31,7 @@ from adapters.celcat.sandbox.bad_records import MALFORMATIONS
 from adapters.celcat.sandbox.state import USER_NAME_FORMATS, Event
 from core import Person, PersonKind
 from core.people import email_key, person_problem
+from core.sandbox.quirks import Quirks
 
 pytestmark = pytest.mark.anyio
 
@@ -66,7 +67,9 @@ def inst() -> Institution:
 
 @pytest.fixture
 def sandbox(inst: Institution) -> CelcatSandbox:
-    return CelcatSandbox(inst, api_code=CODE)
+    # Plain answers: these tests check what the sandbox holds and its faults by exact
+    # shapes; the answers the contract leaves open are tests/contract's.
+    return CelcatSandbox(inst, api_code=CODE, quirks=Quirks(None))
 
 
 def client(
@@ -147,21 +150,30 @@ async def test_api_code_is_required_when_set(sandbox: CelcatSandbox) -> None:
         assert (await http.get("/api/timetables")).status_code == 200
 
 
-async def test_timetable_id_selects_events_only(sandbox: CelcatSandbox) -> None:
+async def test_timetable_id_is_required_everywhere_but_the_timetable_list(
+    sandbox: CelcatSandbox,
+) -> None:
     day = busiest_day(sandbox.institution, 1).isoformat()
     async with client(sandbox, timetable=None) as http:
         assert (await http.get("/api/events", params={"date": day})).status_code == 400
         assert (await http.get("/api/events/5001")).status_code == 400
         assert (await http.get("/api/staff-assignments")).status_code == 400
+        for path in ("/api/students", "/api/staff/1", "/api/rooms", "/api/event-categories"):
+            assert (await http.get(path)).status_code == 400, "reference lists too"
         timetables = (await http.get("/api/timetables")).json()
         assert timetables == [
             {"id": 1, "name": "Timetable 2025-2026"},
             {"id": 2, "name": "Timetable 2025-2026 Alternance"},
         ]
-        assert (await http.get("/api/students")).status_code == 200
     async with client(sandbox, timetable=99) as http:
         assert (await http.get("/api/events", params={"date": day})).status_code == 404
-        assert (await http.get("/api/rooms")).status_code == 200, "the server's, whatever"
+        assert (await http.get("/api/rooms")).status_code == 404, "no timetable 99"
+    async with client(sandbox, timetable=2) as http:
+        rooms = (await http.get("/api/rooms", params={"pageSize": 1000})).json()
+    async with client(sandbox, timetable=1) as http:
+        assert (await http.get("/api/rooms", params={"pageSize": 1000})).json() == rooms, (
+            "the server's, whatever timetable is named"
+        )
     async with client(sandbox, timetable=None) as http:
         bad = await http.get("/api/events", params={"date": day}, headers={"TimetableId": "x"})
         assert bad.status_code == 400
@@ -170,6 +182,7 @@ async def test_timetable_id_selects_events_only(sandbox: CelcatSandbox) -> None:
         response = await http.get("/api/events", params={"date": busiest_day(alone, 1).isoformat()})
         assert response.status_code == 200
         assert len(response.json()) > 0
+        assert (await http.get("/api/students")).status_code == 200
 
 
 async def test_paging_walks_every_row_once(sandbox: CelcatSandbox) -> None:
@@ -274,7 +287,7 @@ async def test_the_same_event_id_lives_in_two_timetables(sandbox: CelcatSandbox)
     names = []
     for timetable in (1, 2):
         async with client(sandbox, timetable=timetable) as http:
-            one = (await http.get("/api/events/5001")).json()
+            one = (await http.get("/api/events/5001", params={"detail": "extended"})).json()
         event = inst.event(timetable, 5001)
         assert one["id"] == 5001
         assert one.get("start") in (None, f"{min(event.dates)}T{event.start:%H:%M:%S}")
@@ -472,7 +485,9 @@ async def test_changes_show_through_the_api(sandbox: CelcatSandbox) -> None:
 
     async def on(day: date) -> dict[str, Any] | None:
         async with client(sandbox) as http:
-            response = await http.get("/api/events", params={"date": day.isoformat()})
+            response = await http.get(
+                "/api/events", params={"date": day.isoformat(), "detail": "extended"}
+            )
         rows = response.json() if response.status_code == 200 else []
         return next((row for row in rows if row["id"] == event.id), None)
 
@@ -531,7 +546,7 @@ async def test_changes_show_through_the_api(sandbox: CelcatSandbox) -> None:
             staff=[1],
             students=[1001],
         )
-        added = (await http.get(f"/api/events/{new}")).json()
+        added = (await http.get(f"/api/events/{new}", params={"detail": "extended"})).json()
         assert (added["name"], added["start"]) == ("Soutenance", f"{second}T14:00:00")
         inst.remove_event(1, event.id)
         assert (await http.get(f"/api/events/{event.id}")).status_code == 404
@@ -664,7 +679,8 @@ async def test_malformed_records_render_as_json(sandbox: CelcatSandbox) -> None:
             continue
         timetable, event_id, day = key.split(":")
         async with client(sandbox, timetable=int(timetable)) as http:
-            rows = (await http.get("/api/events", params={"date": day, "pageSize": 1000})).json()
+            params = {"date": day, "pageSize": "1000", "detail": "extended"}
+            rows = (await http.get("/api/events", params=params)).json()
         row = next(r for r in rows if r["id"] == int(event_id))
         seen[inst.planted_detail[key]] = row
     assert "start" not in seen["missing start"]

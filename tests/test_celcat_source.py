@@ -16,6 +16,8 @@ import anyio
 import httpx
 import pytest
 
+from adapters.celcat import mapping
+from adapters.celcat.client import CelcatClient, CelcatError
 from adapters.celcat.plugin import CelcatOptions, celcat_source
 from adapters.celcat.sandbox import (
     CelcatSandbox,
@@ -25,9 +27,11 @@ from adapters.celcat.sandbox import (
     serve_app,
 )
 from core.engine import run_pipeline
-from core.errors import CredentialsRefused, ServerUnreachable
+from core.errors import CredentialsRefused, RunFailed, ServerUnreachable
+from core.http import RetryPolicy
 from core.models import Person, Session
 from core.protocols import Pipeline
+from core.sandbox.quirks import Quirks
 from core.state import StateStore
 from core.timetable import session_rules
 from tests.doubles import PARIS, MemorySink, context
@@ -170,7 +174,9 @@ async def test_malformed_records_are_reported_and_skipped(memory_store: StateSto
 
 async def test_directory_is_read_across_many_pages_once(memory_store: StateStore) -> None:
     inst = institution()
-    run = Run(CelcatSandbox(inst, api_code=CODE), page_size=10)
+    # Plain pages of exactly the size asked: this test counts pages (the quirky paging is
+    # tests/contract's).
+    run = Run(CelcatSandbox(inst, api_code=CODE, quirks=Quirks(None)), page_size=10)
     ctx = context(memory_store)
     async with run.source() as source:
         people = [r async for r in source.read(ctx) if isinstance(r, Person)]
@@ -197,6 +203,227 @@ async def test_only_the_configured_timetables_are_read(memory_store: StateStore)
     (missing,) = [e for e in report.report.events if e.reason == "unknown_timetable"]
     assert missing.ids == {"timetable": "9"}
     assert not report.complete, "sessions of a vanished timetable must not be deleted"
+
+
+async def test_every_call_but_the_timetable_list_names_a_listed_timetable(
+    memory_store: StateStore,
+) -> None:
+    """docs/celcat-webapi.md, Transport: with several timetables, ``TimetableId`` is
+    required on every call but ``GET /api/timetables``, the reference lists included."""
+    inst = institution()
+    assert len(inst.timetables) == 2
+    run = Run(CelcatSandbox(inst, api_code=CODE))
+    sessions, report = await run.sync(memory_store)
+    assert sessions
+    assert report.complete
+    assert not [e for e in report.report.events if e.status == "failed"]
+    for path in ("/api/staff", "/api/students", "/api/rooms", "/api/groups"):
+        assert run.sandbox.calls[f"GET {path}"] >= 1, path
+    for request in run.sandbox.requests:
+        if request.path.lower() == "/api/timetables":
+            continue
+        assert request.headers.get("timetableid") in {"1", "2"}, request.path
+    reference = {
+        r.headers["timetableid"]
+        for r in run.sandbox.requests
+        if r.path in ("/api/staff", "/api/students", "/api/event-categories")
+    }
+    assert reference == {"1"}, "the lowest listed id, whatever the listing order"
+
+
+async def test_reference_lists_are_read_with_the_first_configured_listed_timetable(
+    memory_store: StateStore,
+) -> None:
+    run = Run(CelcatSandbox(institution(), api_code=CODE), timetable_ids=[9, 2])
+    await run.sync(memory_store)
+    staff = {r.headers.get("timetableid") for r in run.sandbox.requests if r.path == "/api/staff"}
+    assert staff == {"2"}, "9 is configured first, but CELCAT does not list it"
+
+
+async def test_check_names_a_timetable_on_every_call_but_the_timetable_list() -> None:
+    run = Run(CelcatSandbox(institution(), api_code=CODE))
+    async with run.source() as source:
+        lines = await source.check()
+    assert lines[:2] == [
+        "timetable 1: Timetable 2025-2026",
+        "timetable 2: Timetable 2025-2026 Alternance",
+    ]
+    categories = [r for r in run.sandbox.requests if r.path == "/api/event-categories"]
+    assert categories
+    assert {r.headers.get("timetableid") for r in categories} == {"1"}
+
+
+@pytest.mark.parametrize("configured", [[], [8, 9]])
+async def test_no_usable_timetable_fails_the_run_instead_of_reading_nothing(
+    memory_store: StateStore, configured: list[int]
+) -> None:
+    """A run that reads no timetable must not look complete: it would delete every sheet."""
+    inst = institution()
+    if not configured:
+        inst.timetables.clear()
+    run = Run(CelcatSandbox(inst, api_code=CODE), timetable_ids=configured)
+    with pytest.raises(RunFailed, match="timetable") as failed:
+        await run.sync(memory_store)
+    assert failed.value.service == "CELCAT"
+    assert run.sandbox.calls["GET /api/staff"] == 0, "nothing else is read"
+    async with run.source() as source:
+        with pytest.raises(RunFailed, match="timetable"):
+            await source.check()
+
+
+class CappedPages(httpx.AsyncBaseTransport):
+    """A server that serves at most ``cap`` rows a page whatever ``pageSize`` asks, and
+    sends no ``Pagination`` header: both legal, the contract promises neither."""
+
+    def __init__(self, rows: list[dict[str, Any]], cap: int) -> None:
+        self.rows, self.cap, self.pages = rows, cap, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.pages += 1
+        page = int(request.url.params["page"])
+        return httpx.Response(200, json=self.rows[page * self.cap : (page + 1) * self.cap])
+
+
+async def test_a_short_page_without_pagination_header_is_not_the_end() -> None:
+    rows = [{"id": i, "name": f"Salle {i}"} for i in range(100)]
+    server = CappedPages(rows, cap=7)
+    async with httpx.AsyncClient(transport=server, base_url="http://celcat") as http:
+        client = CelcatClient(
+            http, tenant="acme", retry=RetryPolicy(retries=0), page_size=40, sleep=FakeSleep()
+        )
+        read = await client.rows("/api/rooms", timetable=1)
+    assert read == rows
+    assert server.pages == 16, "15 pages of rows, then the empty page that ends the list"
+
+
+async def test_a_server_that_never_ends_a_list_is_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import adapters.celcat.client as celcat_client
+
+    monkeypatch.setattr(celcat_client, "MAX_PAGES", 5)
+    server = CappedPages([{"id": i} for i in range(1000)], cap=7)
+    async with httpx.AsyncClient(transport=server, base_url="http://celcat") as http:
+        client = CelcatClient(
+            http, tenant="acme", retry=RetryPolicy(retries=0), page_size=40, sleep=FakeSleep()
+        )
+        with pytest.raises(CelcatError, match="pages"):
+            await client.rows("/api/rooms", timetable=1)
+    assert server.pages == 5
+
+
+async def read_all(run: Run, store: StateStore, transport: httpx.AsyncBaseTransport) -> Any:
+    ctx = context(store)
+    async with run.source(transport) as source:
+        records = [r async for r in source.read(ctx)]
+    return records, ctx.report
+
+
+async def test_a_sheet_does_not_change_with_the_order_of_its_assignments(
+    memory_store: StateStore,
+) -> None:
+    """docs/celcat-webapi.md, "What the code does not rely on": order. The same event
+    listed with its staff, students and rooms in another order is the same session."""
+    inst = institution()
+    valid = [s for s in inst.students if not inst.planted_detail.get(f"student:{s}")]
+    planted = set().union(*inst.planted.values())
+    staff = [s for s in inst.staff if f"staff:{s}" not in planted][:2]
+    event = inst.add_event(
+        1,
+        name="Droit civil",
+        category_id=next(iter(inst.categories)),
+        dates={date(2025, 10, 27)},
+        start=time(9, 0),
+        end=time(10, 30),
+        staff=staff,
+        students=valid[:3],
+        rooms=sorted(inst.rooms)[:2],
+    )
+    # Plain answers, the lists in the order the institution holds them: this test
+    # chooses the order itself.
+    sandbox = CelcatSandbox(inst, api_code=CODE, quirks=Quirks(None))
+    sessions = []
+    for _ in range(2):
+        records, _report = await read_all(
+            Run(sandbox), memory_store, httpx.ASGITransport(sandbox.app)
+        )
+        sessions.append(next(r for r in records if r.external_id == f"celcat:1:{event}:2025-10-27"))
+        held = inst.event(1, event)
+        held.staff.reverse()
+        held.students.reverse()
+        held.rooms.reverse()
+    assert len(sessions[0].instructors) == 2
+    assert len(sessions[0].rooms) == 2
+    assert sessions[0] == sessions[1]
+
+
+class ListedTwice(httpx.AsyncBaseTransport):
+    """The sandbox, except that the first page of ``/api/staff`` lists its first member
+    twice: once as ``copy`` changes it, before or after the original."""
+
+    def __init__(self, sandbox: CelcatSandbox, copy: dict[str, Any], before: bool) -> None:
+        self._inner = httpx.ASGITransport(sandbox.app)
+        self._copy, self._before = copy, before
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.url.path != "/api/staff" or request.url.params.get("page") != "0":
+            return response
+        await response.aread()
+        rows = response.json()
+        twin = {**rows[0], **self._copy}
+        rows = [twin, *rows] if self._before else [*rows, twin]
+        return httpx.Response(
+            200, json=rows, headers={"Pagination": response.headers["Pagination"]}
+        )
+
+
+@pytest.mark.parametrize("before", [True, False])
+async def test_a_person_listed_twice_differently_is_not_guessed(
+    memory_store: StateStore, before: bool
+) -> None:
+    """docs/celcat-webapi.md, "What the code does not rely on": keeping "the first" of two
+    different records would keep whichever the server lists first."""
+    inst = institution()
+    sandbox = CelcatSandbox(inst, api_code=CODE, quirks=Quirks(None))
+    first = min(inst.staff)
+    renamed = ListedTwice(sandbox, {"name": "AUTRE, Personne"}, before)
+    records, report = await read_all(Run(sandbox), memory_store, renamed)
+    staff = {r.source_id for r in records if isinstance(r, Person) and r.kind == "instructor"}
+    assert str(first) not in staff
+    assert len(staff) == len(inst.staff) - 1
+    (twice,) = [e for e in report.report.events if "listed 2 times" in e.detail]
+    assert twice.reason == "malformed_record"
+
+    same = ListedTwice(sandbox, {}, before)
+    records, report = await read_all(Run(sandbox), memory_store, same)
+    staff = {r.source_id for r in records if isinstance(r, Person) and r.kind == "instructor"}
+    assert str(first) in staff, "an identical copy is the same record"
+    assert not [e for e in report.report.events if "listed 2 times" in e.detail]
+
+
+@pytest.mark.parametrize(
+    ("value", "suspended"),
+    [(True, True), (False, False), ("true", True), ("False", False), (None, False)],
+)
+def test_suspended_reads_a_boolean_or_its_string(value: Any, suspended: bool) -> None:
+    """docs/celcat-webapi.md, "Events": ``suspended`` is a boolean; the API spells booleans
+    as strings in queries, so "true" is read as true rather than as "not suspended"."""
+    record = {
+        "id": 1, "name": "Cours", "start": "2025-10-22T09:00:00", "end": "2025-10-22T10:00:00",
+        "suspended": value,
+    }  # fmt: skip
+    assert mapping.parse_occurrence(record, PARIS).suspended is suspended
+
+
+@pytest.mark.parametrize("value", ["yes", 1, [], {}])
+def test_a_suspended_that_is_not_a_boolean_is_malformed(value: Any) -> None:
+    record = {
+        "id": 1, "name": "Cours", "start": "2025-10-22T09:00:00", "end": "2025-10-22T10:00:00",
+        "suspended": value,
+    }  # fmt: skip
+    with pytest.raises(mapping.Malformed, match="suspended"):
+        mapping.parse_occurrence(record, PARIS)
 
 
 async def test_a_wrong_api_code_is_refused_at_once(memory_store: StateStore) -> None:
@@ -299,7 +526,8 @@ async def test_reference_data_that_cannot_be_read_fails_the_run(memory_store: St
 
 
 async def test_timeouts_on_a_real_port_are_retried(memory_store: StateStore) -> None:
-    sandbox = CelcatSandbox(institution(), api_code=CODE)
+    # Plain pages: this test counts the rooms calls (one timed out, one answered).
+    sandbox = CelcatSandbox(institution(), api_code=CODE, quirks=Quirks(None))
     sandbox.faults.append(Fault(path="^/api/rooms$", delay=5.0, times=1))
     async with serve_app(sandbox.app) as url:
         run = Run(sandbox, url=url, timeout_seconds=0.3)
@@ -379,7 +607,8 @@ async def test_a_large_institution_costs_a_bounded_number_of_calls(
         timetables=2,
         occurrences=1500,
     )
-    sandbox = CelcatSandbox(inst, api_code=CODE)
+    # Plain pages of exactly the size asked: the bound is computed from pages of 1000.
+    sandbox = CelcatSandbox(inst, api_code=CODE, quirks=Quirks(None))
     run = Run(sandbox, page_size=1000)
     sessions, _ = await run.sync(memory_store)
     window = [date(2025, 10, 21) + timedelta(days=i) for i in range(14)]

@@ -1,8 +1,10 @@
 """An async client for the CELCAT Web API: auth, timetable selection, paging, retries.
 
-What the answers mean is decided here: 401/403 refuse the tenant's credentials (never
-retried); 404 on a list is "no rows"; 429, 5xx, timeouts, dropped connections and
-unreadable bodies are worth another try. Field names live in ``mapping``.
+What the answers mean is decided here, from the statuses ``mapping`` names: a refusal
+of the credentials (never retried); 404 on a list is "no rows"; 429, 5xx, timeouts,
+dropped connections and unreadable bodies are worth another try. No error text is ever
+read for its meaning (none is documented): it is only quoted, for a person. Field and
+header names live in ``mapping``; docs/celcat-webapi.md says which are seen, which assumed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,12 @@ import httpx
 from adapters.celcat import mapping
 from core import CredentialsRefused, TransientError
 from core.http import RetryPolicy, Sleep, retry_after, retrying
+
+MAX_PAGES = 10_000
+"""The most pages one list may take. The largest list (memberships of a large
+university, some 100,000 rows) fits in 2,000 pages even from a server serving 50 rows a
+page; a server still sending rows after this many pages is not ending its list, and
+would otherwise hold the run forever."""
 
 
 class CelcatError(Exception):
@@ -39,10 +47,15 @@ class CelcatClient:
     async def rows(
         self, path: str, *, timetable: int | None = None, params: dict[str, str] | None = None
     ) -> list[Any]:
-        """Every row of a list, all pages. A 404 is an empty list."""
+        """Every row of a list, all pages, in the server's order. A 404 is an empty list.
+
+        The end of a list is where the ``Pagination`` header's ``TotalPages`` says; on a
+        page without the header, it is an empty page or a 404. A page shorter than the
+        ``pageSize`` asked proves nothing: a server may serve fewer rows than asked
+        (docs/celcat-webapi.md, "Paging")."""
         collected: list[Any] = []
-        page = 0
-        while True:
+        total: int | None = None
+        for page in range(MAX_PAGES):
             query = {
                 **(params or {}),
                 mapping.PAGE: str(page),
@@ -54,18 +67,22 @@ class CelcatClient:
             rows, headers = answer
             if not isinstance(rows, list):
                 raise CelcatError(f"GET {path}: expected a JSON list")
-            collected += rows
-            pages = mapping.total_pages(headers.get(mapping.PAGINATION_HEADER))
-            # Without a readable Pagination header, a short page is the last one.
-            last = page + 1 >= pages if pages is not None else len(rows) < self._page_size
-            if last or not rows:
+            if not rows:
                 return collected
-            page += 1
+            collected += rows
+            stated = mapping.total_pages(headers.get(mapping.PAGINATION_HEADER))
+            # A page without the header leaves what an earlier page said.
+            total = total if stated is None else stated
+            if total is not None and page + 1 >= total:
+                return collected
+        # Stopping short would read as "the rest is gone", and delete sheets: fail instead.
+        raise CelcatError(f"GET {path}: still not at the end after {MAX_PAGES} pages")
 
     async def _get(
         self, path: str, timetable: int | None, params: dict[str, str]
     ) -> tuple[Any, httpx.Headers] | None:
-        """The decoded body and the headers of a GET, or None for a 404."""
+        """The decoded body and the headers of a GET, or None for a 404. ``timetable``
+        None sends no ``TimetableId``: only ``GET /api/timetables`` may do without it."""
         headers = {mapping.TIMETABLE_HEADER: str(timetable)} if timetable is not None else {}
 
         async def attempt() -> tuple[Any, httpx.Headers] | None:
@@ -76,7 +93,7 @@ class CelcatClient:
             except httpx.TransportError as exc:
                 raise TransientError(f"GET {path}: {type(exc).__name__}") from None
             self._raise_for(path, response)
-            if response.status_code == httpx.codes.NOT_FOUND:
+            if response.status_code == mapping.NO_ROWS:
                 return None
             try:
                 return response.json(), response.headers
@@ -88,7 +105,7 @@ class CelcatClient:
 
     def _raise_for(self, path: str, response: httpx.Response) -> None:
         status = response.status_code
-        if status in (httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN):
+        if status in mapping.CREDENTIALS_REFUSED:
             raise CredentialsRefused(
                 "CELCAT", f"CELCAT refused the ApiCode of tenant {self._tenant!r} (HTTP {status})"
             )
@@ -97,5 +114,6 @@ class CelcatClient:
                 f"GET {path}: HTTP {status}",
                 retry_after=retry_after(response.headers.get("Retry-After")),
             )
-        if status >= 400 and status != httpx.codes.NOT_FOUND:
+        if status >= 400 and status != mapping.NO_ROWS:
+            # The body is quoted for a person, never matched: no error text is documented.
             raise CelcatError(f"GET {path}: HTTP {status}: {response.text[:200]}")

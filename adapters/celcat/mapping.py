@@ -1,12 +1,14 @@
-"""The CELCAT Web API as this adapter reads it: every path, header, query parameter and
-JSON field name, in this one module.
+"""The CELCAT Web API as this adapter reads it: every path, header, query parameter,
+status code and JSON field name, in this one module.
 
 CELCAT documents its Web API to customers only; what is here was read from public
-clients, and some of it is assumed (marked ``[assumed]``, as in the contract). Meeting a
-real server that differs means changing this module, not the source.
+clients, and some of it is assumed (marked ``[assumed]``). docs/celcat-webapi.md lists
+both, section by section, and the comments here name its sections. Meeting a real server
+that differs means changing this module, not the source.
 
 Parsers turn one JSON object into a small typed record, or raise ``Malformed`` saying
-what is wrong with it; nothing CELCAT-shaped leaves the adapter.
+what is wrong with it; nothing CELCAT-shaped leaves the adapter. They read only the
+fields named here: a record may carry any others, in any order.
 """
 
 from __future__ import annotations
@@ -18,18 +20,28 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-# Transport [seen]
+# Transport [seen] (docs/celcat-webapi.md, "Transport")
 API_CODE_HEADER = "ApiCode"
 TIMETABLE_HEADER = "TimetableId"
-PAGINATION_HEADER = "Pagination"
-TOTAL_PAGES = "TotalPages"
-PAGE, PAGE_SIZE = "page", "pageSize"
+"""Sent on every call but ``GET /api/timetables``: required as soon as the server holds
+more than one timetable, reference lists included."""
 DETAIL, EXTENDED = "detail", "extended"
 DATE, EVENT_ID = "date", "eventId"
 STAFF_ID, STUDENT_ID, ROOM_ID, GROUP_ID = "staffId", "studentId", "roomId", "groupId"
 DATE_FORMAT = "%Y-%m-%d"
 
-# Resources [seen paths]
+CREDENTIALS_REFUSED = frozenset({401, 403})
+"""[assumed] (docs/celcat-webapi.md, "Transport"): the statuses of a refused ApiCode. No
+status is documented for it; these are HTTP's own."""
+
+# Paging [seen] (docs/celcat-webapi.md, "Paging")
+PAGE, PAGE_SIZE = "page", "pageSize"
+PAGINATION_HEADER = "Pagination"
+TOTAL_PAGES = "TotalPages"
+NO_ROWS = 404
+"""A 404 on a list is an empty list, not an error."""
+
+# Resources [seen paths] (docs/celcat-webapi.md, "Resources")
 TIMETABLES = "/api/timetables"
 CATEGORIES = "/api/event-categories"
 EVENTS = "/api/events"
@@ -79,7 +91,9 @@ class Occurrence:
 
 
 def total_pages(header: str | None) -> int | None:
-    """Pages in a list, from the ``Pagination`` header; None if absent or unreadable."""
+    """Pages in a list, from the ``Pagination`` header; None if absent or unreadable
+    (the header is not on every answer of every server: the client then reads on to an
+    empty page)."""
     if not header:
         return None
     try:
@@ -90,11 +104,14 @@ def total_pages(header: str | None) -> int | None:
 
 
 def parse_named(raw: Any) -> Named:
+    """A timetable, category, room or group: ``id`` and ``name`` [seen] ("Records")."""
     record = _object(raw)
     return Named(id=_id(record, "id"), name=_text(record, "name"))
 
 
 def parse_person(raw: Any) -> RawPerson:
+    """A student or staff member [seen] ("Records"). ``email`` may be missing or null:
+    the person is then read, and judged invalid by the rules, rather than dropped here."""
     record = _object(raw)
     return RawPerson(
         id=_id(record, "id"),
@@ -105,7 +122,9 @@ def parse_person(raw: Any) -> RawPerson:
 
 
 def parse_occurrence(raw: Any, timezone: ZoneInfo) -> Occurrence:
-    """An item of ``GET /api/events?date=D&detail=extended``. [assumed field names]"""
+    """An item of ``GET /api/events?date=D&detail=extended``. [assumed field names]
+    (docs/celcat-webapi.md, "Events"): ``id``, ``name``, ``start``, ``end`` required;
+    ``eventCategoryId`` and ``suspended`` read when present."""
     record = _object(raw)
     start = _local_datetime(record, "start", timezone)
     end = _local_datetime(record, "end", timezone)
@@ -120,17 +139,29 @@ def parse_occurrence(raw: Any, timezone: ZoneInfo) -> Occurrence:
         else None,
         start=start,
         end=end,
-        suspended=record.get("suspended") is True,
+        suspended=_suspended(record.get("suspended")),
     )
 
 
+def _suspended(value: Any) -> bool:
+    """``suspended`` [assumed] ("Events"): a JSON boolean, or the string "true"/"false"
+    (the API's query strings spell booleans so); absent or null is not suspended. Any
+    other value cannot be read as "not suspended": a suspended course would sync."""
+    if value is None or isinstance(value, bool):
+        return value is True
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise Malformed(f"'suspended' is not a boolean: {value!r:.40}")
+
+
 def parse_assignment(raw: Any, other: str) -> int:
-    """The id an assignment points at: ``other`` is staffId, studentId, roomId or groupId."""
+    """The id an assignment points at: ``other`` is staffId, studentId, roomId or groupId
+    [seen] ("Records")."""
     return _id(_object(raw), other)
 
 
 def parse_membership(raw: Any) -> tuple[int, int]:
-    """A group membership: (group id, student id)."""
+    """A group membership: (group id, student id) [seen] ("Records")."""
     record = _object(raw)
     return _id(record, GROUP_ID), _id(record, STUDENT_ID)
 
@@ -145,6 +176,7 @@ def event_id_of(raw: Any) -> int | None:
 
 
 def day_param(day: date) -> str:
+    """``date=yyyy-MM-dd`` of ``GET /api/events`` [seen] ("Resources")."""
     return day.strftime(DATE_FORMAT)
 
 
@@ -187,7 +219,8 @@ def _optional_text(record: dict[str, Any], field: str) -> str | None:
 
 def _local_datetime(record: dict[str, Any], field: str, timezone: ZoneInfo) -> datetime:
     """A local date-time without offset (``yyyy-MM-ddTHH:mm:ss``) in the timetable's zone.
-    [assumed] A value that carries an offset anyway is converted to the zone."""
+    [assumed] ("Events"; no date-time format is documented at all). A value that carries
+    an offset anyway is converted to the zone; fractional seconds are accepted."""
     text = _text(record, field)
     try:
         parsed = datetime.fromisoformat(text)
@@ -198,17 +231,56 @@ def _local_datetime(record: dict[str, Any], field: str, timezone: ZoneInfo) -> d
     return parsed.replace(tzinfo=timezone)
 
 
-# CAWS, CELCAT Attendance Web Services [seen], for marks.
+# CAWS, CELCAT Attendance Web Services: the return-attendance pipeline's write path for
+# marks. Every path, form field, status code and JSON field name it uses is here; the
+# comments name the section of docs/caws.md that says whether it is seen or assumed.
+# The client (adapters/celcat/caws.py) reads only the fields named here: a record may
+# carry any others, in any order, and they are sent back untouched.
+
+# Token (docs/caws.md, "Token") [seen]
 CAWS_TOKEN = "/token"
+CAWS_GRANT_TYPE = "password"
+CAWS_ACCESS_TOKEN = "access_token"
+CAWS_AUTHORIZATION = "Authorization"
+CAWS_EXPIRES_IN = "expires_in"
+"""[assumed] ("Token"): the token's lifetime in seconds. A server may leave it out."""
+CAWS_ASSUMED_LIFETIME = 300.0
+"""[assumed] ("Token"): the lifetime taken when the answer states none readable. Short
+on purpose: renewing a token every few minutes costs one call, while trusting a long one
+that has expired costs a refused call (then renewed: see ``CAWS_UNAUTHORIZED``)."""
+CAWS_TOKEN_REFUSED = frozenset({400, 401, 403})
+"""[assumed] ("Token"): the statuses of a refused password grant. None is documented:
+400 is OAuth 2's for a bad grant, 401 and 403 HTTP's own for a refusal."""
+CAWS_UNAUTHORIZED = 401
+"""[assumed] ("Token"): a bearer token the server no longer accepts. HTTP's status for
+it; the client then asks for one new token, and only a second refusal is final."""
+
+# Mark definitions (docs/caws.md, "Mark definitions") [seen]
 CAWS_MARK_DEFINITIONS = "/MarkDefinitions"
+CAWS_MARK_ID = "MarkId"
+CAWS_ABBREVIATION = "Abbreviation"
+
+# Registers (docs/caws.md, "Registers") [seen]
 CAWS_REGISTERS = "/Registers"
 CAWS_JSONPARAM = "jsonparam"
+CAWS_EVENT_IDS, CAWS_WEEKS = "EventIds", "Weeks"
+CAWS_EVENT_ID, CAWS_WEEK = "EventId", "Week"
 CAWS_STUDENT_MARKS = "StudentMarks"
+CAWS_MINS_LATE, CAWS_MODIFIED = "MinsLate", "Modified"
+CAWS_NOT_FOUND = 404
+"""An unknown register id [seen] ("Registers"); on ``GET Registers`` read as "none"."""
+CAWS_MARK_STUDENT = "StudentId"
+"""[assumed] ("Student marks"): the field of a ``StudentMarks`` entry naming its student.
+The contract lists the fields a client edits, not this one."""
+CAWS_MARK_SETTERS = ("Source", "UserId")
+"""[assumed] ("Who set a mark"): the fields of a mark recording who set it. A mark is the
+connector's when either holds its CAWS user name."""
 
 
 def token_form(username: str, password: str, timetable: str, role: str) -> dict[str, str]:
+    """The password grant, form-encoded by the client [seen] ("Token")."""
     return {
-        "grant_type": "password",
+        "grant_type": CAWS_GRANT_TYPE,
         "username": username,
         "password": password,
         "Timetable": timetable,
@@ -216,33 +288,121 @@ def token_form(username: str, password: str, timetable: str, role: str) -> dict[
     }
 
 
+def bearer(token: str) -> dict[str, str]:
+    """The header of every call but the token's [seen] ("Token")."""
+    return {CAWS_AUTHORIZATION: f"Bearer {token}"}
+
+
+def access_token(answer: Any) -> str | None:
+    """The token of a grant's answer [seen] ("Token"); None when it holds none."""
+    token = answer.get(CAWS_ACCESS_TOKEN) if isinstance(answer, dict) else None
+    return token if isinstance(token, str) and token else None
+
+
+def token_lifetime(answer: Any) -> float:
+    """Seconds the token lives, from ``expires_in`` [assumed] ("Token"): a number, or a
+    string holding one; ``CAWS_ASSUMED_LIFETIME`` when absent, unreadable or not positive."""
+    value = answer.get(CAWS_EXPIRES_IN) if isinstance(answer, dict) else None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return CAWS_ASSUMED_LIFETIME
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        return CAWS_ASSUMED_LIFETIME
+    return min(float(value), 366 * 86400.0)  # also refuses infinity
+
+
+def mark_definitions(raw: Any) -> list[tuple[int, str]]:
+    """(``MarkId``, ``Abbreviation``) of each readable definition [seen] ("Mark
+    definitions"), in the server's order; the others are not marks a client can set."""
+    found: list[tuple[int, str]] = []
+    for definition in raw if isinstance(raw, list) else []:
+        if not isinstance(definition, dict):
+            continue
+        mark_id, abbreviation = definition.get(CAWS_MARK_ID), definition.get(CAWS_ABBREVIATION)
+        if (
+            isinstance(mark_id, int)
+            and not isinstance(mark_id, bool)
+            and isinstance(abbreviation, str)
+        ):
+            found.append((mark_id, abbreviation))
+    return found
+
+
 def register_filter(event_ids: list[int], weeks: list[int]) -> str:
-    return json.dumps({"EventIds": sorted(event_ids), "Weeks": sorted(weeks)})
+    """``jsonparam`` of ``GET Registers`` [seen] ("Registers"): the registers of any of
+    these events in any of these weeks (the client picks out the pairs it wants). Compact:
+    no space for a "+" or a "%20" to stand for in the query string."""
+    return json.dumps(
+        {CAWS_EVENT_IDS: sorted(set(event_ids)), CAWS_WEEKS: sorted(set(weeks))},
+        separators=(",", ":"),
+    )
+
+
+def register_id(event_id: int, week: int) -> str:
+    """The id of ``PUT Registers/{id}`` [seen] ("Register ids"): the event id followed by
+    (week + 1) as two digits. A register as read carries no id of its own.
+
+    ValueError for a week whose id would not have two digits (0..98 do)."""
+    if not 0 <= week <= 98 or event_id < 0:
+        raise ValueError(f"event {event_id}, week {week}: no register id (week + 1 in 1..99)")
+    return f"{event_id}{week + 1:02d}"
 
 
 def register_path(register_id: str) -> str:
     return f"{CAWS_REGISTERS}/{register_id}"
 
 
-def register_key(register: dict[str, Any]) -> tuple[int, int]:
-    """(event id, week) of a register."""
-    return _id(register, "EventId"), _id(register, "Week")
+def register_key(register: Any) -> tuple[int, int] | None:
+    """(event id, week) of a register [seen] ("Registers"); None when it names none."""
+    if not isinstance(register, dict):
+        return None
+    event, week = register.get(CAWS_EVENT_ID), register.get(CAWS_WEEK)
+    if isinstance(event, bool) or isinstance(week, bool):
+        return None
+    return (event, week) if isinstance(event, int) and isinstance(week, int) else None
+
+
+def student_marks(register: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A register's ``StudentMarks`` entries by student id (as text), [assumed] field
+    ``CAWS_MARK_STUDENT`` ("Student marks"). Entries are the register's own objects:
+    editing one edits the register that is sent back."""
+    entries = register.get(CAWS_STUDENT_MARKS)
+    found: dict[str, dict[str, Any]] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        student = entry.get(CAWS_MARK_STUDENT) if isinstance(entry, dict) else None
+        if isinstance(student, int | str) and not isinstance(student, bool):
+            found[str(student).strip()] = entry
+    return found
 
 
 def set_mark(entry: dict[str, Any], mark_id: int, minutes_late: int) -> None:
-    """Edit one student's mark in a register read from CAWS, flagged for the PUT."""
-    entry.update({"MarkId": mark_id, "MinsLate": minutes_late, "Modified": True})
+    """Edit one student's mark in a register read from CAWS, flagged for the PUT [seen]
+    ("Registers": ``MarkId``, ``MinsLate``, ``Modified: true``)."""
+    entry.update({CAWS_MARK_ID: mark_id, CAWS_MINS_LATE: minutes_late, CAWS_MODIFIED: True})
 
 
-def mark_setter(entry: dict[str, Any]) -> str | None:
-    """Who set this mark in CELCAT, if anyone. [assumed from the mark fields]"""
-    if entry.get("MarkId") is None:
+def someone_elses_mark(entry: dict[str, Any], username: str) -> str | None:
+    """Who set this mark, when it is set and not by ``username``; None when it is unset or
+    the connector's own. [assumed] ("Who set a mark"): a set mark that records no setter
+    at all is someone else's too: the connector never overwrites a mark it cannot prove
+    is its own."""
+    if entry.get(CAWS_MARK_ID) is None:
         return None
-    who = entry.get("Source") or entry.get("UserId")
-    return str(who) if who else None
+    recorded = [
+        str(entry[name]).strip()
+        for name in CAWS_MARK_SETTERS
+        if entry.get(name) is not None and str(entry[name]).strip()
+    ]
+    if any(who.casefold() == username.casefold() for who in recorded):
+        return None
+    return " / ".join(recorded) or "an unrecorded user"
 
 
 def occurrence_week(raw: Any) -> int | None:
-    """The timetable's week number of an occurrence (``week``). [assumed field name]"""
+    """The timetable's week number of an occurrence, from the Web API's
+    ``GET /api/events?date=`` (``week``), taken as the register's ``Week``. [assumed]
+    (docs/caws.md, "Weeks")"""
     value = raw.get("week") if isinstance(raw, dict) else None
     return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -24,7 +24,10 @@ class CelcatOptions(CategoryFilterOptions, HttpOptions):
     api_code: SecretStr | None = None
     user_name_format: NameFormat = "LAST, First"
     timetable_ids: list[int] = []
+    """Read only these timetables (one pass each); empty: every timetable CELCAT lists."""
     page_size: int = Field(1000, ge=10, le=10_000)
+    """The ``pageSize`` asked for. A server may serve fewer rows a page; nothing depends on
+    it (docs/celcat-webapi.md, "Paging"), but a size it honours saves calls."""
     concurrency: int = Field(8, ge=1, le=64)
 
     def headers(self) -> dict[str, str]:

@@ -1,19 +1,26 @@
 """The CELCAT source: the tenant's timetables over the run's window, as canonical records.
 
-A run reads the reference data once, in large pages (people, rooms, groups, memberships,
-categories), yields the whole directory of people, then, timetable by timetable and day
-by day, the occurrences with their assignments. Assignments belong to an event, so an
-event seen on several days is asked about once; the events of one day are asked about
-concurrently, at most ``concurrency`` calls at a time.
+A run reads the timetables first (the only call without a ``TimetableId``), then the
+reference data once, in large pages (people, rooms, groups, memberships, categories),
+naming the first timetable it will read: those lists are the server's whatever timetable
+is named, but a server with several refuses them without one. It yields the whole
+directory of people, then, timetable by timetable and day by day, the occurrences with
+their assignments. Assignments belong to an event, so an event seen on several days is
+asked about once; the events of one day are asked about concurrently, at most
+``concurrency`` calls at a time.
+
+Nothing depends on the order CELCAT lists things in: people, rooms, groups, students and
+instructors come out sorted by CELCAT id, and an id listed twice with different contents
+is not guessed at (docs/celcat-webapi.md, "What the code does not rely on").
 
 What cannot be read is reported and skipped: a broken record costs that record, a failed
-call the objects it was about. Only refused credentials, or reference data that cannot be
-read at all, stop the run.
+call the objects it was about. Only refused credentials, reference data that cannot be
+read at all, or no timetable to read, stop the run.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
@@ -39,6 +46,7 @@ from core import (
 
 SERVICE = "CELCAT"
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,22 +111,32 @@ class CelcatSource:
     ) -> None:
         self._client = client
         self._name_format = name_format
-        self._timetable_ids = list(timetable_ids)
+        self._timetable_ids = list(dict.fromkeys(timetable_ids))
         self._limiter = anyio.CapacityLimiter(concurrency)
 
     async def check(self) -> list[str]:
-        timetables = await self._reference(mapping.TIMETABLES)
-        categories = await self._reference(mapping.CATEGORIES)
-        lines = [f"timetable {t.get('id')}: {t.get('name')}" for t in timetables]
-        names = sorted(str(c.get("name")) for c in categories if isinstance(c, dict))
+        listed = self._named(
+            None, "timetable", mapping.TIMETABLES, await self._reference(mapping.TIMETABLES)
+        )
+        timetable = self._usable(listed)[0]
+        categories = self._named(
+            None,
+            "category",
+            mapping.CATEGORIES,
+            await self._reference(mapping.CATEGORIES, timetable),
+        )
+        lines = [f"timetable {t}: {listed[t].name}" for t in sorted(listed)]
+        names = sorted(c.name for c in categories.values())
         lines.append(f"{len(names)} event categories: {', '.join(names) or '-'}")
         return lines
 
     async def read(self, ctx: RunContext) -> AsyncIterator[Record]:
-        run = _Run(ctx, await self._directory(ctx))
+        timetables = await self._timetables(ctx)
+        # The reference lists are the same whatever timetable is named: name the first read.
+        run = _Run(ctx, await self._directory(ctx, timetables[0]))
         for person in (*run.directory.staff.values(), *run.directory.students.values()):
             yield person
-        for timetable in await self._timetables(ctx):
+        for timetable in timetables:
             assignments: dict[int, Assignments | Unreadable] = {}
             for day in ctx.window.days():
                 occurrences = await self._occurrences(run, timetable, day)
@@ -132,60 +150,52 @@ class CelcatSource:
 
     # Reference data: without it nothing can be judged, so failing to read it fails the run.
 
-    async def _reference(self, path: str) -> list[Any]:
+    async def _reference(self, path: str, timetable: int | None = None) -> list[Any]:
         try:
-            return await self._client.rows(path)
+            return await self._client.rows(path, timetable=timetable)
         except TransientError as exc:
             raise ServerUnreachable(SERVICE, str(exc)) from None
         except CelcatError as exc:
             raise RunFailed(SERVICE, str(exc)) from None
 
-    async def _directory(self, ctx: RunContext) -> Directory:
-        staff = self._people(ctx, await self._reference(mapping.STAFF), PersonKind.INSTRUCTOR)
-        students = self._people(ctx, await self._reference(mapping.STUDENTS), PersonKind.STUDENT)
-        members: dict[int, list[int]] = {}
-        for raw in await self._reference(mapping.MEMBERSHIPS):
-            try:
-                group_id, student_id = mapping.parse_membership(raw)
-            except Malformed as exc:
-                ctx.report.skip("membership", Reason.MALFORMED_RECORD, detail=str(exc))
-                continue
-            members.setdefault(group_id, []).append(student_id)
+    async def _directory(self, ctx: RunContext, timetable: int) -> Directory:
+        async def listed(path: str) -> list[Any]:
+            return await self._reference(path, timetable)
+
+        staff = self._people(ctx, await listed(mapping.STAFF), PersonKind.INSTRUCTOR)
+        students = self._people(ctx, await listed(mapping.STUDENTS), PersonKind.STUDENT)
+        members = self._members(ctx, await listed(mapping.MEMBERSHIPS))
+        rooms = self._named(ctx, "room", mapping.ROOMS, await listed(mapping.ROOMS))
+        groups = self._named(ctx, "group", mapping.GROUPS, await listed(mapping.GROUPS))
+        categories = self._named(
+            ctx, "category", mapping.CATEGORIES, await listed(mapping.CATEGORIES)
+        )
         return Directory(
             staff=staff,
             students=students,
-            rooms={
-                n.id: n.name
-                for n in self._named(
-                    ctx, "room", mapping.ROOMS, await self._reference(mapping.ROOMS)
-                )
-            },
-            groups={
-                n.id: n
-                for n in self._named(
-                    ctx, "group", mapping.GROUPS, await self._reference(mapping.GROUPS)
-                )
-            },
-            members={g: tuple(ids) for g, ids in members.items()},
-            categories={
-                n.id: n.name
-                for n in self._named(
-                    ctx, "category", mapping.CATEGORIES, await self._reference(mapping.CATEGORIES)
-                )
-            },
+            rooms={i: n.name for i, n in rooms.items()},
+            groups=groups,
+            members=members,
+            categories={i: n.name for i, n in categories.items()},
         )
 
     def _people(self, ctx: RunContext, rows: list[Any], kind: PersonKind) -> dict[int, Person]:
-        people: dict[int, Person] = {}
         prefix = "staff" if kind is PersonKind.INSTRUCTOR else "student"
+        parsed = []
         for raw in rows:
             try:
-                person = mapping.parse_person(raw)
-                if person.id in people:
-                    raise Malformed(f"id {person.id} is listed twice; the first is kept")
+                parsed.append(mapping.parse_person(raw))
             except Malformed as exc:
                 ctx.report.skip(kind, Reason.MALFORMED_RECORD, detail=f"{prefix}: {exc}")
-                continue
+        kept, conflicting = _unique(parsed, lambda p: p.id)
+        for person_id, copies in conflicting.items():
+            ctx.report.skip(
+                kind,
+                Reason.MALFORMED_RECORD,
+                detail=f"{prefix}: id {person_id} is listed {copies} times, differently",
+            )
+        people: dict[int, Person] = {}
+        for person in kept.values():
             first, last = split_name(person.name, self._name_format) or ("", "")
             people[person.id] = Person(
                 kind=kind,
@@ -199,25 +209,46 @@ class CelcatSource:
             )
         return people
 
-    def _named(self, ctx: RunContext, kind: str, path: str, rows: list[Any]) -> list[Named]:
+    def _members(self, ctx: RunContext, rows: list[Any]) -> dict[int, tuple[int, ...]]:
+        """Each group's students, by student id (a membership listed twice counts once)."""
+        members: dict[int, set[int]] = {}
+        for raw in rows:
+            try:
+                group_id, student_id = mapping.parse_membership(raw)
+            except Malformed as exc:
+                ctx.report.skip("membership", Reason.MALFORMED_RECORD, detail=str(exc))
+                continue
+            members.setdefault(group_id, set()).add(student_id)
+        return {g: tuple(sorted(ids)) for g, ids in sorted(members.items())}
+
+    def _named(
+        self, ctx: RunContext | None, kind: str, path: str, rows: list[Any]
+    ) -> dict[int, Named]:
+        """Timetables, rooms, groups or categories by id; ``ctx`` None (``check``) reports
+        nothing."""
         named = []
         for raw in rows:
             try:
                 named.append(mapping.parse_named(raw))
             except Malformed as exc:
-                ctx.report.skip(kind, Reason.MALFORMED_RECORD, detail=f"{path}: {exc}")
-        return named
+                if ctx is not None:
+                    ctx.report.skip(kind, Reason.MALFORMED_RECORD, detail=f"{path}: {exc}")
+        kept, conflicting = _unique(named, lambda n: n.id)
+        for id_, copies in conflicting.items():
+            if ctx is not None:
+                ctx.report.skip(
+                    kind,
+                    Reason.MALFORMED_RECORD,
+                    detail=f"{path}: id {id_} is listed {copies} times, differently",
+                )
+        return kept
 
     async def _timetables(self, ctx: RunContext) -> list[int]:
-        listed = {
-            n.id
-            for n in self._named(
-                ctx, "timetable", mapping.TIMETABLES, await self._reference(mapping.TIMETABLES)
-            )
-        }
-        if not self._timetable_ids:
-            return sorted(listed)
-        for missing in sorted(set(self._timetable_ids) - listed):
+        """The timetables this run reads: all that CELCAT lists, by id, or the configured
+        ones it lists, in the configured order."""
+        rows = await self._reference(mapping.TIMETABLES)  # the one call without TimetableId
+        listed = self._named(ctx, "timetable", mapping.TIMETABLES, rows)
+        for missing in [t for t in self._timetable_ids if t not in listed]:
             # Not knowing what became of its sessions, nothing may be deleted this run.
             ctx.report.fail(
                 "timetable",
@@ -225,7 +256,27 @@ class CelcatSource:
                 ids={"timetable": str(missing)},
                 detail=f"timetable {missing} is configured but CELCAT does not list it",
             )
-        return [t for t in self._timetable_ids if t in listed]
+        return self._usable(listed)
+
+    def _usable(self, listed: Mapping[int, Named]) -> list[int]:
+        """The configured timetables that CELCAT lists, in the configured order, or, with
+        none configured, all it lists by id (not in its order: the header sent on the
+        reference lists stays the same from run to run). None at all fails the run: a
+        run that reads nothing would look like a timetable emptied, and delete every
+        sheet."""
+        usable = [t for t in self._timetable_ids or sorted(listed) if t in listed]
+        if usable:
+            return usable
+        shown = ", ".join(map(str, sorted(listed))) or "none"
+        if self._timetable_ids:
+            configured = ", ".join(map(str, self._timetable_ids))
+            detail = (
+                f"CELCAT lists none of the configured timetables ({configured}); "
+                f"it lists: {shown}. Fix timetable_ids."
+            )
+        else:
+            detail = "CELCAT lists no timetable that can be read: nothing to sync"
+        raise RunFailed(SERVICE, detail)
 
     # Occurrences: a day that cannot be read costs that day, and postpones deletions.
 
@@ -237,16 +288,10 @@ class CelcatSource:
         except (TransientError, CelcatError) as exc:
             run.ctx.report.fail("session", Reason.SERVER_ERROR, ids=ids, detail=str(exc))
             return []
-        occurrences: list[Occurrence] = []
-        seen: set[int] = set()
+        parsed: list[Occurrence] = []
         for raw in rows:
             try:
-                occurrence = mapping.parse_occurrence(raw, run.ctx.timezone)
-                if occurrence.event_id in seen:
-                    # Two records for one occurrence: the first is kept, the second reported.
-                    raise Malformed(f"event {occurrence.event_id} is listed twice on {day}")
-                seen.add(occurrence.event_id)
-                occurrences.append(occurrence)
+                parsed.append(mapping.parse_occurrence(raw, run.ctx.timezone))
             except Malformed as exc:
                 event = mapping.event_id_of(raw)
                 key = None if event is None else _key(timetable, event, day)
@@ -257,7 +302,16 @@ class CelcatSource:
                     ids={**ids, "event": str(event)},
                     detail=str(exc),
                 )
-        return occurrences
+        kept, conflicting = _unique(parsed, lambda o: o.event_id)
+        for event, copies in conflicting.items():
+            run.ctx.report.skip(
+                "session",
+                Reason.MALFORMED_RECORD,
+                key=_key(timetable, event, day),
+                ids={**ids, "event": str(event)},
+                detail=f"event {event} is listed {copies} times on {day}, differently",
+            )
+        return list(kept.values())
 
     async def _assign(
         self, timetable: int, events: set[int], known: dict[int, Assignments | Unreadable]
@@ -328,11 +382,12 @@ class CelcatSource:
                 detail=f"staff {unknown_staff[0]} is assigned but not in CELCAT's staff list",
             )
             return None
-        groups = [self._group(run, g) for g in dict.fromkeys(assigned.groups)]
-        student_ids = [
+        # Sorted by CELCAT id: the order assignments are listed in is no change to a sheet.
+        groups = [self._group(run, g) for g in sorted(set(assigned.groups))]
+        student_ids = {
             *assigned.students,
             *(s for g in assigned.groups for s in directory.members.get(g, ())),
-        ]
+        }
         return Session(
             external_id=key,
             name=occurrence.name,
@@ -344,16 +399,14 @@ class CelcatSource:
             rooms=tuple(
                 name
                 for name in (
-                    run.known("room", directory.rooms, r) for r in dict.fromkeys(assigned.rooms)
+                    run.known("room", directory.rooms, r) for r in sorted(set(assigned.rooms))
                 )
                 if name is not None
             ),
-            instructors=tuple(directory.staff[s] for s in dict.fromkeys(assigned.staff)),
+            instructors=tuple(directory.staff[s] for s in sorted(set(assigned.staff))),
             students=tuple(
                 p
-                for p in (
-                    run.known("student", directory.students, s) for s in dict.fromkeys(student_ids)
-                )
+                for p in (run.known("student", directory.students, s) for s in sorted(student_ids))
                 if p is not None
             ),
             groups=tuple(g for g in groups if g is not None),
@@ -370,6 +423,23 @@ class CelcatSource:
             name=group.name,
             members=tuple(f"celcat:student:{s}" for s in members if s in run.directory.students),
         )
+
+
+def _unique(records: Iterable[R], id_of: Callable[[R], int]) -> tuple[dict[int, R], dict[int, int]]:
+    """``records`` by id, sorted by id, and the ids listed more than once with different
+    contents (with how many times): those are left out, for keeping "the first" would
+    keep whichever the server happened to list first. Identical copies count as one."""
+    by_id: dict[int, list[R]] = {}
+    for record in records:
+        by_id.setdefault(id_of(record), []).append(record)
+    kept: dict[int, R] = {}
+    conflicting: dict[int, int] = {}
+    for id_, copies in sorted(by_id.items()):
+        if all(copy == copies[0] for copy in copies):
+            kept[id_] = copies[0]
+        else:
+            conflicting[id_] = len(copies)
+    return kept, conflicting
 
 
 def _key(timetable: int, event: int, day: date) -> str:

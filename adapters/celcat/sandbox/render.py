@@ -1,6 +1,6 @@
 """The JSON shapes of the Web API: the sandbox's only module that knows its field names.
 
-They are written out here from the contract (celcat-webapi.md), not imported from the
+They are written out here from the contract (docs/celcat-webapi.md), not imported from the
 adapter's mapping, so that a typo on either side makes a contract test fail instead of
 agreeing with itself.
 """

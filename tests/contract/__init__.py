@@ -1,0 +1,1 @@
+"""Conformance tests: each sandbox held to the contract of the API it fakes."""
