@@ -1,7 +1,11 @@
-"""The CAWS sandbox: the contract it serves (celcat-webapi.md, "CAWS"), held here so that the
-return-attendance pipeline's tests stand on a fake that behaves like the real server:
-tokens that expire, registers filtered by (events, weeks), PUTs that store only the marks
-flagged ``Modified`` and record who set them.
+"""The CAWS sandbox's mechanics (docs/caws.md), held here so that the return-attendance
+pipeline's tests stand on a fake that behaves like the real server: tokens that expire,
+registers filtered by (events, weeks), PUTs that store only the marks flagged ``Modified``
+and record who set them.
+
+These tests are about the sandbox's state and validation, so they ask it for plain
+answers (``Quirks(None)``); tests/contract/test_caws.py runs the contract against its
+quirky default.
 """
 
 from __future__ import annotations
@@ -13,17 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.celcat.caws_sandbox import CawsSandbox, Fault, register_id, serve_app
+from adapters.celcat.caws_sandbox import CawsSandbox, Fault, Quirks, register_id, serve_app
+from tests.doubles import GRANT
 
 pytestmark = pytest.mark.anyio
-
-GRANT = {
-    "grant_type": "password",
-    "username": "passerelle",
-    "password": "pw",
-    "Timetable": "TT2025",
-    "Role": "Admin",
-}
 
 
 class FakeClock:
@@ -43,7 +40,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def sandbox(clock: FakeClock) -> CawsSandbox:
-    caws = CawsSandbox(token_lifetime=60.0, clock=clock)
+    caws = CawsSandbox(token_lifetime=60.0, clock=clock, quirks=Quirks(None))
     caws.add_register(5120, 7, staff_id=9, student_ids=[1, 2, 3])
     caws.add_register(5120, 8, staff_id=9, student_ids=[1, 2])
     caws.add_register(6000, 7, staff_id=4, student_ids=[5])
@@ -88,7 +85,7 @@ async def test_password_grant_issues_a_bearer_token(client: httpx.AsyncClient) -
     response = await login(client)
     assert response.status_code == 200
     body = response.json()
-    assert body["token_type"] == "bearer"
+    assert set(body) == {"access_token", "expires_in"}, "no field the contract leaves out"
     assert body["expires_in"] == 60
     assert body["access_token"]
     assert body["access_token"] != (await login(client)).json()["access_token"]
@@ -103,7 +100,7 @@ async def test_wrong_credentials_are_an_invalid_grant(
 ) -> None:
     response = await login(client, **change)
     assert response.status_code == 400
-    assert response.json() == {"error": "invalid_grant"}
+    assert response.json()["error"] == "invalid_grant"
 
 
 async def test_calls_without_a_valid_token_are_refused(client: httpx.AsyncClient) -> None:
@@ -152,17 +149,17 @@ async def test_registers_are_filtered_by_events_and_weeks(client: httpx.AsyncCli
     headers = await authed(client)
     response = await client.get(registers_url([5120], [7, 8]), headers=headers)
     assert response.status_code == 200
-    assert [r["Id"] for r in response.json()] == ["512008", "512009"]
+    assert [(r["EventId"], r["Week"]) for r in response.json()] == [(5120, 7), (5120, 8)]
     response = await client.get(registers_url([5120, 6000], [7]), headers=headers)
-    assert [r["Id"] for r in response.json()] == ["512008", "600008"]
+    assert [(r["EventId"], r["Week"]) for r in response.json()] == [(5120, 7), (6000, 7)]
     assert (await client.get(registers_url([1], [7]), headers=headers)).json() == []
 
 
 async def test_a_register_as_served(client: httpx.AsyncClient) -> None:
+    """No ``Id``: the contract's register carries none (issue 13, point 2)."""
     response = await client.get(registers_url([6000], [7]), headers=await authed(client))
     assert response.json() == [
         {
-            "Id": "600008",
             "EventId": 6000,
             "Week": 7,
             "StaffId": 4,
@@ -207,7 +204,7 @@ async def test_put_stores_only_modified_marks_under_the_token_user(
     body = marked(register, 1, 3, MinsLate=12, Comments="bus")
     row_of(body, 2)["MarkId"] = 2  # changed but not flagged: ignored
     row_of(body, 3)["MarkId"] = 1  # likewise: the teacher's mark stays
-    response = await client.put("/registers/512008", json=body, headers=headers)
+    response = await client.put("/Registers/512008", json=body, headers=headers)
     assert response.status_code == 200
     stored = sandbox.register(5120, 7)
     assert response.json() == stored
@@ -239,15 +236,24 @@ async def test_a_refused_put_changes_nothing(
 
 
 def one_change(**row: Any) -> dict[str, Any]:
-    return {"StudentMarks": [{"StudentId": 1, "MarkId": 3, "Modified": True, **row}]}
+    """StudentMarks with student 1's mark changed as ``row`` says, the others as read."""
+    rows = [
+        {"StudentId": 1, "MarkId": 3, "Modified": True, **row},
+        {"StudentId": 2, "MarkId": None, "Modified": False},
+        {"StudentId": 3, "MarkId": None, "Modified": False},
+    ]
+    return {"StudentMarks": rows}
 
 
 @pytest.mark.parametrize(
     ("path", "change", "status"),
     [
         ("/Registers/999901", {}, 404),
-        ("/Registers/512008", {"Id": "512009"}, 400),
+        ("/Registers/512008", {"Week": 8}, 400),  # derives to 512009
+        ("/Registers/512008", {"EventId": 5121}, 400),
+        ("/Registers/512008", {"Week": "7"}, 400),
         ("/Registers/512008", {"StudentMarks": "none"}, 400),
+        ("/Registers/512008", {"StudentMarks": one_change()["StudentMarks"][:2]}, 400),
         ("/Registers/512008", one_change(StudentId=77), 400),
         ("/Registers/512008", one_change(MarkId=None), 400),
         ("/Registers/512008", one_change(MarkId="3"), 400),
@@ -265,14 +271,50 @@ async def test_put_refusals(
     body = {**sandbox.register(5120, 7), **change}
     response = await client.put(path, json=body, headers=await authed(client))
     assert response.status_code == status
+    assert sandbox.puts == []
+
+
+async def test_the_change_the_refusals_start_from_is_accepted(
+    client: httpx.AsyncClient, sandbox: CawsSandbox
+) -> None:
+    """So that each refusal above is the doing of its own change."""
+    body = {**sandbox.register(5120, 7), **one_change()}
+    response = await client.put("/Registers/512008", json=body, headers=await authed(client))
+    assert response.status_code == 200
+    assert row_of(sandbox.register(5120, 7), 1)["MarkId"] == 3
+
+
+@pytest.mark.parametrize("field", ["EventId", "Week", "StaffId", "Closed", "StudentMarks"])
+async def test_a_put_body_is_the_whole_register(
+    client: httpx.AsyncClient, sandbox: CawsSandbox, field: str
+) -> None:
+    body = marked(sandbox.register(5120, 7), 1, 1)
+    del body[field]
+    response = await client.put("/Registers/512008", json=body, headers=await authed(client))
+    assert response.status_code == 400
+    assert row_of(sandbox.register(5120, 7), 1)["MarkId"] is None
+
+
+async def test_a_put_body_may_carry_fields_it_was_served_with(
+    client: httpx.AsyncClient, sandbox: CawsSandbox
+) -> None:
+    body = marked(sandbox.register(5120, 7), 1, 1)
+    body["revision"] = 7
+    row_of(body, 2)["Tags"] = []
+    response = await client.put("/Registers/512008", json=body, headers=await authed(client))
+    assert response.status_code == 200
+    assert row_of(sandbox.register(5120, 7), 1)["MarkId"] == 1
 
 
 async def test_student_marks_are_read_only(client: httpx.AsyncClient) -> None:
+    """Every write is a 405. A read is not a wrong verb on a read-only resource, but the
+    contract describes none: the sandbox serves none (404)."""
     headers = await authed(client)
-    for method in ("GET", "PUT", "POST"):
-        response = await client.request(method, "/StudentMarks/1", headers=headers)
-        assert response.status_code == 405
-    assert (await client.get("/studentmarks", headers=headers)).status_code == 405
+    for method in ("PUT", "POST", "PATCH", "DELETE"):
+        for path in ("/StudentMarks/1", "/StudentMarks"):
+            response = await client.request(method, path, headers=headers)
+            assert response.status_code == 405, (method, path)
+    assert (await client.get("/StudentMarks/1", headers=headers)).status_code == 404
 
 
 async def test_post_creates_a_register_once(
@@ -282,11 +324,14 @@ async def test_post_creates_a_register_once(
     new = {"EventId": 7000, "Week": 2, "StaffId": 4, "StudentMarks": [{"StudentId": 8}]}
     response = await client.post("/Registers", json=new, headers=headers)
     assert response.status_code == 201
-    assert response.json()["Id"] == "700003"
+    assert response.json() == sandbox.register(7000, 2)
+    assert "Id" not in response.json()
     assert row_of(sandbox.register(7000, 2), 8)["MarkId"] is None
-    response = await client.post("/Registers", json=sandbox.register(5120, 7), headers=headers)
+    before = sandbox.register(5120, 7)
+    response = await client.post("/Registers", json=marked(before, 1, 1), headers=headers)
     assert response.status_code == 409
-    assert response.text == "duplicate"
+    assert response.text == "a register for this event and week exists already"
+    assert row_of(sandbox.register(5120, 7), 1)["MarkId"] is None
 
 
 async def test_wrong_verbs_and_unknown_routes(client: httpx.AsyncClient) -> None:
@@ -295,6 +340,8 @@ async def test_wrong_verbs_and_unknown_routes(client: httpx.AsyncClient) -> None
     assert (await client.get("/Registers/512008", headers=headers)).status_code == 405
     assert (await client.get("/token")).status_code == 405
     assert (await client.get("/Timetables", headers=headers)).status_code == 404
+    # Paths as the contract spells them: it says nothing of their case.
+    assert (await client.get("/markdefinitions", headers=headers)).status_code == 404
 
 
 async def test_set_mark_records_its_user(sandbox: CawsSandbox) -> None:
@@ -321,13 +368,16 @@ async def test_calls_are_counted_per_route(client: httpx.AsyncClient, sandbox: C
     headers = await authed(client)
     await client.get("/MarkDefinitions", headers=headers)
     await client.get(registers_url([5120], [7]), headers=headers)
-    for rid in ("512008", "512009"):
-        await client.put(f"/Registers/{rid}", json={"Id": rid, "StudentMarks": []}, headers=headers)
+    for week in (7, 8):
+        body = sandbox.register(5120, week)
+        assert (
+            await client.put(f"/Registers/5120{week + 1:02d}", json=body, headers=headers)
+        ).is_success
     assert sandbox.calls == {
         "POST /token": 1,
-        "GET /markdefinitions": 1,
-        "GET /registers": 1,
-        "PUT /registers/{id}": 2,
+        "GET /MarkDefinitions": 1,
+        "GET /Registers": 1,
+        "PUT /Registers/{id}": 2,
     }
     assert sandbox.requests[-1].headers["authorization"] == headers["Authorization"]
     sandbox.reset_counts()

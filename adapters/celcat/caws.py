@@ -5,9 +5,14 @@
 run, then, register by register (one per event and week), sets the marks that changed:
 
 - a mark already sent and unchanged is not sent again (the state store remembers it);
-- a mark someone else set in CELCAT (a mark recorded under another user than the
-  connector's CAWS user) is never overwritten (``mark_kept``);
+- a mark someone else set in CELCAT (a set mark not recorded under the connector's CAWS
+  user) is never overwritten (``mark_kept``);
 - a session whose register cannot be found is reported (``register_missing``), not fatal.
+
+Every CAWS name, status and field lives in ``mapping`` (its CAWS section); docs/caws.md
+says which of them CELCAT's public clients show and which are assumed. Nothing here
+depends on the order of a list, on a field the contract does not promise, or on the
+words of an error.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from core import (
     TransientError,
 )
 from core.fingerprint import fingerprint
-from core.http import RetryPolicy, Sleep, retrying
+from core.http import RetryPolicy, Sleep, retry_after, retrying
 
 SERVICE = "CAWS"
 REGISTERS_PER_CALL = 50
@@ -41,6 +46,10 @@ RENEW_BEFORE_SECONDS = 60.0
 
 
 class CawsClient:
+    """CAWS calls with a bearer token. What the answers mean is decided here, from the
+    statuses ``mapping`` names (docs/caws.md says which are seen, which assumed); no
+    error text is ever read for its meaning (CAWS documents none): it is only quoted."""
+
     def __init__(
         self,
         http: httpx.AsyncClient,
@@ -65,42 +74,63 @@ class CawsClient:
         return self._form["username"]
 
     async def get(self, path: str, params: dict[str, str] | None = None) -> Any:
-        return await self._call("GET", path, params=params)
+        """The decoded JSON answer of a GET."""
 
-    async def put(self, path: str, body: Any) -> Any:
-        return await self._call("PUT", path, json=body)
-
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         async def attempt() -> Any:
-            response = await self._send(method, path, await self._bearer(), **kwargs)
-            if response.status_code == httpx.codes.UNAUTHORIZED:
-                # Expired early, or revoked: one new token, then the server's answer stands.
-                self._token = None
-                response = await self._send(method, path, await self._bearer(), **kwargs)
-                if response.status_code == httpx.codes.UNAUTHORIZED:
-                    raise CredentialsRefused(SERVICE, self._refusal("refused a new token"))
-            if response.status_code == httpx.codes.NOT_FOUND:
-                raise CawsNotFound(f"{method} {path}")
-            _raise_for(method, path, response)
-            return response.json() if response.content else None
+            response = await self._authorized("GET", path, params=params)
+            try:
+                return response.json()
+            except ValueError:
+                # A body cut short or not JSON at all: a proxy, a restart; try again.
+                raise TransientError(f"GET {path}: the body is not JSON") from None
 
         return await retrying(attempt, self._retry, sleep=self._sleep)
 
+    async def put(self, path: str, body: Any) -> None:
+        """A PUT whose answer's body, if any, is not read: the contract describes none."""
+
+        async def attempt() -> None:
+            await self._authorized("PUT", path, json=body)
+
+        await retrying(attempt, self._retry, sleep=self._sleep)
+
+    async def _authorized(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One call with the token; raises unless it succeeded."""
+        response = await self._send(method, path, mapping.bearer(await self._bearer()), **kwargs)
+        if response.status_code == mapping.CAWS_UNAUTHORIZED:
+            # Expired early, revoked, or a lifetime we had to guess: one new token, then
+            # the server's answer stands.
+            self._token = None
+            response = await self._send(
+                method, path, mapping.bearer(await self._bearer()), **kwargs
+            )
+            if response.status_code == mapping.CAWS_UNAUTHORIZED:
+                raise CredentialsRefused(SERVICE, self._refusal("refused a new token"))
+        if response.status_code == mapping.CAWS_NOT_FOUND:
+            raise CawsNotFound(f"{method} {path}")
+        _raise_for(method, path, response)
+        return response
+
     async def _bearer(self) -> str:
         if self._token is None or self._clock() >= self._expires - RENEW_BEFORE_SECONDS:
-            response = await self._send("POST", mapping.CAWS_TOKEN, None, data=self._form)
-            if response.status_code in (400, 401, 403):
+            response = await self._send("POST", mapping.CAWS_TOKEN, {}, data=self._form)
+            if response.status_code in mapping.CAWS_TOKEN_REFUSED:
                 raise CredentialsRefused(SERVICE, self._refusal(f"HTTP {response.status_code}"))
             _raise_for("POST", mapping.CAWS_TOKEN, response)
-            answer = response.json()
-            self._token = str(answer["access_token"])
-            self._expires = self._clock() + float(answer.get("expires_in") or 3600)  # [assumed]
+            try:
+                answer = response.json()
+            except ValueError:
+                raise TransientError(f"POST {mapping.CAWS_TOKEN}: the body is not JSON") from None
+            token = mapping.access_token(answer)
+            if token is None:
+                raise CelcatError(f"POST {mapping.CAWS_TOKEN}: the answer holds no access token")
+            self._token = token
+            self._expires = self._clock() + mapping.token_lifetime(answer)
         return self._token
 
     async def _send(
-        self, method: str, path: str, token: str | None, **kwargs: Any
+        self, method: str, path: str, headers: dict[str, str], **kwargs: Any
     ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             return await self._http.request(method, path, headers=headers, **kwargs)
         except httpx.TimeoutException:
@@ -119,8 +149,12 @@ class CawsNotFound(Exception):
 def _raise_for(method: str, path: str, response: httpx.Response) -> None:
     status = response.status_code
     if status == httpx.codes.TOO_MANY_REQUESTS or status >= 500:
-        raise TransientError(f"{method} {path}: HTTP {status}")
+        raise TransientError(
+            f"{method} {path}: HTTP {status}",
+            retry_after=retry_after(response.headers.get("Retry-After")),
+        )
     if status >= 400:
+        # The body is quoted for a person, never matched: CAWS documents no error text.
         raise CelcatError(f"{method} {path}: HTTP {status}: {response.text[:200]}")
 
 
@@ -155,7 +189,7 @@ class CawsSink:
         self._marks: list[Mark] = []
 
     async def check(self) -> list[str]:
-        definitions = await self._caws.get(mapping.CAWS_MARK_DEFINITIONS)
+        definitions = mapping.mark_definitions(await self._caws.get(mapping.CAWS_MARK_DEFINITIONS))
         return [f"{len(definitions)} mark definitions"]
 
     async def write(self, record: Mark, ctx: RunContext) -> None:
@@ -182,7 +216,9 @@ class CawsSink:
         for occurrence, marks in sorted(by_occurrence.items(), key=lambda item: item[0].day):
             week = weeks.get(occurrence)
             register = registers.get((occurrence.event, week)) if week is not None else None
-            if register is None:
+            # A register as read names no id: it is derived (docs/caws.md, "Register ids").
+            rid = _register_id(occurrence.event, week)
+            if register is None or rid is None:
                 ctx.report.fail(
                     "session",
                     "register_missing",
@@ -190,28 +226,27 @@ class CawsSink:
                     detail=f"no CAWS register for event {occurrence.event} on {occurrence.day}",
                 )
                 continue
-            await self._update(ctx, register, marks, mark_ids)
+            await self._update(ctx, rid, register, marks, mark_ids)
 
     async def _update(
         self,
         ctx: RunContext,
+        rid: str,
         register: dict[str, Any],
         marks: list[Mark],
         mark_ids: dict[Presence, int],
     ) -> None:
-        entries = {
-            str(e.get("StudentId")): e
-            for e in register.get(mapping.CAWS_STUDENT_MARKS) or []
-            if isinstance(e, dict)
-        }
+        """Edit the register as read and send it back whole, with the changed marks
+        flagged; every other field, known or not, goes back as the server gave it."""
+        entries = mapping.student_marks(register)
         changed: list[Mark] = []
         for mark in marks:
             entry = entries.get(mark.student.rsplit(":", 1)[-1])
             if entry is None:
                 ctx.report.skip("mark", "student_not_on_register", key=mark.external_id)
                 continue
-            setter = mapping.mark_setter(entry)
-            if setter is not None and setter.casefold() != self._caws.username.casefold():
+            setter = mapping.someone_elses_mark(entry, self._caws.username)
+            if setter is not None:
                 ctx.report.skip(
                     "mark",
                     Reason.MARK_KEPT,
@@ -229,7 +264,7 @@ class CawsSink:
             return
         if not ctx.dry_run:
             try:
-                await self._caws.put(mapping.register_path(str(register["Id"])), register)
+                await self._caws.put(mapping.register_path(rid), register)
             except (CelcatError, TransientError, CawsNotFound) as exc:
                 for mark in changed:
                     ctx.report.fail(
@@ -237,33 +272,34 @@ class CawsSink:
                     )
                 return
             for mark in changed:
-                await ctx.state.save(
-                    "mark", mark.external_id, Synced(str(register["Id"]), _fingerprint(mark))
-                )
+                await ctx.state.save("mark", mark.external_id, Synced(rid, _fingerprint(mark)))
         ctx.report.count("mark", "updated", len(changed))
 
     async def _mark_ids(self) -> dict[Presence, int]:
-        definitions = await self._caws.get(mapping.CAWS_MARK_DEFINITIONS)
-        by_abbreviation = {
-            str(d.get("Abbreviation")).casefold(): int(d["MarkId"])
-            for d in definitions
-            if isinstance(d, dict) and "MarkId" in d
-        }
+        """The ``MarkId`` of each configured abbreviation: the definition spelt exactly so,
+        else the one spelt so ignoring case. Two candidates are refused rather than picked
+        by the order the server happens to list them in."""
+        definitions = mapping.mark_definitions(await self._caws.get(mapping.CAWS_MARK_DEFINITIONS))
         found: dict[Presence, int] = {}
         for presence, abbreviation in self._abbreviations.items():
-            if abbreviation.casefold() not in by_abbreviation:
-                known = ", ".join(sorted(by_abbreviation))
+            exact = {m for m, a in definitions if a.strip() == abbreviation.strip()}
+            loose = {m for m, a in definitions if a.strip().casefold() == abbreviation.casefold()}
+            candidates = exact or loose
+            if len(candidates) != 1:
+                known = ", ".join(sorted({a for _, a in definitions}))
+                problem = "is not among" if not candidates else "is ambiguous among"
                 raise RunFailed(
                     SERVICE,
-                    f"mark {abbreviation!r} (for {presence.value}) is not "
-                    f"among CELCAT's mark definitions ({known}): fix "
-                    "return_attendance.marks",
+                    f"mark {abbreviation!r} (for {presence.value}) {problem} "
+                    f"CELCAT's mark definitions ({known}): fix return_attendance.marks",
                 )
-            found[presence] = by_abbreviation[abbreviation.casefold()]
+            found[presence] = candidates.pop()
         return found
 
     async def _weeks(self, ctx: RunContext, occurrences: set[Occurrence]) -> dict[Occurrence, int]:
-        """CELCAT's week number of each occurrence, from the day's events."""
+        """CELCAT's week number of each occurrence, from the day's events. Each call names
+        the occurrence's own timetable (``TimetableId``), which its session id carries:
+        the header is required on a server holding several, whatever the options say."""
         weeks: dict[Occurrence, int] = {}
         for timetable, day in sorted({(o.timetable, o.day) for o in occurrences}):
             params = {mapping.DATE: mapping.day_param(day), mapping.DETAIL: mapping.EXTENDED}
@@ -287,6 +323,8 @@ class CawsSink:
     async def _registers(
         self, ctx: RunContext, keys: set[tuple[int, int]]
     ) -> dict[tuple[int, int], dict[str, Any]]:
+        """The registers of these (event, week) pairs, by pair, in whatever order and
+        batches the server lists them; one it cannot place is as good as missing."""
         found: dict[tuple[int, int], dict[str, Any]] = {}
         ordered = sorted(keys)
         for start in range(0, len(ordered), REGISTERS_PER_CALL):
@@ -295,10 +333,21 @@ class CawsSink:
             try:
                 rows = await self._caws.get(mapping.CAWS_REGISTERS, {mapping.CAWS_JSONPARAM: query})
             except CawsNotFound:
-                continue
-            for register in rows or []:
-                found[mapping.register_key(register)] = register
+                continue  # a 404 on a list: none of them
+            for register in rows if isinstance(rows, list) else []:
+                key = mapping.register_key(register)
+                if key is not None and key in keys:
+                    found[key] = register
         return found
+
+
+def _register_id(event: int, week: int | None) -> str | None:
+    """The register id of (event, week); None when there is none (no week, or a week
+    whose id would not fit two digits: no register can have it)."""
+    try:
+        return mapping.register_id(event, week) if week is not None else None
+    except ValueError:
+        return None
 
 
 _NEVER = Synced("", "")

@@ -45,7 +45,8 @@ DEFAULT_MARKS = {
 
 
 class ReturnAttendanceOptions(HttpOptions):
-    """``url`` is not used: CAWS is at ``caws_url`` (requests go to {caws_url}/token...)."""
+    """``url`` is not used: CAWS is at ``caws_url`` (requests go to {caws_url}/token...).
+    What the plugin expects of CAWS, and where each assumption lives: docs/caws.md."""
 
     url: str = ""
     caws_url: str
@@ -55,7 +56,8 @@ class ReturnAttendanceOptions(HttpOptions):
     role: str
     timetable_id: int | None = None
     """The CELCAT timetable the alias opens: CAWS registers are per timetable, and an event
-    id may exist in two. None: every session (an installation with one timetable)."""
+    id may exist in two. None: every session (an installation with one timetable). Either
+    way, each Web API call names the session's own timetable (docs/caws.md, "Weeks")."""
     lookback_days: int = Field(7, ge=1, le=90)
     marks: dict[Presence, str] = Field(default_factory=lambda: dict(DEFAULT_MARKS))
 
