@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from adapters.celcat.sandbox import CelcatSandbox
 from bench.world import API_CODE, TenantSpec, celcat_minimum, change_occurrences, institution
 from core.sandbox.faults import Fault
+from core.sandbox.quirks import Quirks
 from core.serve import serve_app
 from sinks.edusign.mapping import API_TYPE
 from sinks.edusign.sandbox import EdusignSandbox, Kind, Record
@@ -58,11 +59,18 @@ class Host:
     def __init__(self, plan: dict[str, Any], latency: float) -> None:
         self.first_day = first = date.fromisoformat(plan["first_day"])
         self.tenants = [TenantSpec(**t) for t in plan["tenants"]]
+        # Plain answers (pages of the size asked, always the Pagination header): the bench
+        # measures passerelle against a minimum computed from whole pages; it is not a
+        # conformance test (tests/contract is).
         self.celcat = {
-            t.name: CelcatSandbox(institution(t, first), api_code=API_CODE, keep_requests=0)
+            t.name: CelcatSandbox(
+                institution(t, first), api_code=API_CODE, quirks=Quirks(None), keep_requests=0
+            )
             for t in self.tenants
         }
-        self.edusign = EdusignSandbox(keep_requests=0)
+        # The bench measures passerelle, it does not test its conformance (tests/contract
+        # does): a plain server, whose answers cost no reordering or rewording.
+        self.edusign = EdusignSandbox(keep_requests=0, quirks=Quirks(None))
         self.edusign.rate_limit_per_minute = plan["per_minute"]
         for key in plan["edusign_keys"]:
             self.edusign.add_school(key)

@@ -131,3 +131,28 @@ class MemorySink:
 
     async def check(self) -> list[str]:
         return ["ok"]
+
+
+class FakeTime:
+    """A clock that only moves when told to, and a sleep that moves it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+GRANT = {
+    "grant_type": "password",
+    "username": "passerelle",
+    "password": "pw",
+    "Timetable": "TT2025",
+    "Role": "Admin",
+}
+"""The CAWS sandbox's default user asking for a token, as a client sends it."""

@@ -1,8 +1,10 @@
-"""The Edusign v1 sandbox: the contract it serves, its rate limit, its faults.
+"""The Edusign v1 sandbox: its own choices, its rate limit, its faults.
 
-The Edusign connector's tests and the demo stand on this sandbox, so these tests hold it
-to edusign-v1.md: the key per school, the envelope (errors with HTTP 200 included), paging,
-dates answered in UTC, attendance entries, and the slow-down past 480 requests a minute.
+The Edusign connector's tests and the demo stand on this sandbox. What the contract
+requires of it is checked in tests/contract/test_edusign_v1.py, whatever the quirks' seed;
+these tests check the sandbox's own choices word for word and in order (its plain
+wordings, validation messages, orders, filters), so they run it with ``Quirks(None)``:
+the quirks would only reword and reorder what is asserted here.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from core.sandbox.quirks import Quirks
 from sinks.edusign.sandbox import ApiError, EdusignSandbox, Fault, School, serve_app
+from tests.doubles import FakeTime
 
 pytestmark = pytest.mark.anyio
 
@@ -26,7 +30,7 @@ ID = re.compile(r"[a-z0-9]{16}")
 
 @pytest.fixture
 def sandbox() -> EdusignSandbox:
-    sandbox = EdusignSandbox()
+    sandbox = EdusignSandbox(quirks=Quirks(None))  # plain wordings and orders: see above
     sandbox.add_school(KEY, name="Acme Formation")
     sandbox.add_school(OTHER_KEY, name="Beta Campus")
     return sandbox
@@ -221,7 +225,8 @@ async def test_a_student_patch_needs_its_names_and_keeps_other_fields(
             400,
         )
         changed = {"ID": first, "FIRSTNAME": "Anne", "LASTNAME": "LEE", "EMAIL": "anne@x.org"}
-        result = ok(await http.patch("/v1/student", json={"student": changed}))
+        assert ok(await http.patch("/v1/student", json={"student": changed})) is None
+        result = ok(await http.get(f"/v1/student/{first}"))
         taken = changed | {"EMAIL": "ANN2@example.org"}
         refused(
             await http.patch("/v1/student", json={"student": taken}),
@@ -239,8 +244,7 @@ async def test_a_student_patch_needs_its_names_and_keeps_other_fields(
 async def test_a_student_is_archived_and_restored(sandbox: EdusignSandbox, school: School) -> None:
     student = school.add_student(**person(1))
     async with client(sandbox) as http:
-        archived = ok(await http.delete(f"/v1/student/{student}"))
-        assert archived["HIDDEN"] == 1
+        assert ok(await http.delete(f"/v1/student/{student}")) is None, "no result promised"
         assert ok(await http.get("/v1/student")) == [], "lists hide archived students"
         assert ok(await http.get("/v1/student/by-email/ann1@example.org"))["HIDDEN"] == 1
         assert ok(await http.get(f"/v1/student/{student}"))["HIDDEN"] == 1
@@ -248,7 +252,8 @@ async def test_a_student_is_archived_and_restored(sandbox: EdusignSandbox, schoo
             await http.post("/v1/student", json={"student": person(1)}),
             "Student already exists in this school",
         )
-        assert ok(await http.get(f"/v1/student/restore/{student}"))["HIDDEN"] == 0
+        assert ok(await http.get(f"/v1/student/restore/{student}")) is None
+        assert ok(await http.get(f"/v1/student/{student}"))["HIDDEN"] == 0
         assert [s["ID"] for s in ok(await http.get("/v1/student"))] == [student]
     assert school.students[student]["HIDDEN"] == 0
 
@@ -382,13 +387,14 @@ async def test_a_professor_is_updated_and_archived(sandbox: EdusignSandbox, scho
             await http.patch("/v1/professor", json={"professor": taken}),
             "Another professor already has this email",
         )
-        changed = ok(
-            await http.patch(
-                "/v1/professor",
-                json={"professor": partial | {"EMAIL": "b@k.fr", "SPECIALITY": "Maths"}},
-            )
+        updated = await http.patch(
+            "/v1/professor",
+            json={"professor": partial | {"EMAIL": "b@k.fr", "SPECIALITY": "Maths"}},
         )
-        archived = ok(await http.delete(f"/v1/professor/{first}"))
+        assert ok(updated) is None
+        changed = ok(await http.get(f"/v1/professor/{first}"))
+        assert ok(await http.delete(f"/v1/professor/{first}")) is None
+        archived = ok(await http.get(f"/v1/professor/{first}"))
         listed = ok(await http.get("/v1/professor", params={"page": 0}))
     assert (changed["FIRSTNAME"], changed["SPECIALITY"]) == ("Bob", "Maths")
     assert archived["HIDDEN"] == [1]
@@ -410,10 +416,9 @@ async def test_groups_are_created_listed_replaced_and_deleted(
         assert ok(await http.get("/v1/group/get-id/celcat:group:12")) == {"id": group}
         assert [g["ID"] for g in ok(await http.get("/v1/group"))] == [group, child]
         replaced = {"ID": group, "STUDENTS": [students[2], students[2]]}
-        assert ok(await http.patch("/v1/group", json={"group": replaced}))["STUDENTS"] == [
-            students[2]
-        ]
-        assert ok(await http.get(f"/v1/group/{group}"))["NAME"] == "L1 Info"
+        assert ok(await http.patch("/v1/group", json={"group": replaced})) is None
+        shown = ok(await http.get(f"/v1/group/{group}"))
+        assert (shown["NAME"], shown["STUDENTS"]) == ("L1 Info", [students[2]])
         unknown = {"ID": group, "STUDENTS": ["nobody"]}
         refused(
             await http.patch("/v1/group", json={"group": unknown}), "No student with this ID found"
@@ -423,7 +428,7 @@ async def test_groups_are_created_listed_replaced_and_deleted(
             ["NAME is required"],
             400,
         )
-        assert ok(await http.delete(f"/v1/group/{group}")) == {"ID": group}
+        assert ok(await http.delete(f"/v1/group/{group}")) is None
         refused(await http.get(f"/v1/group/{group}"), "No group with this ID found")
     assert list(school.groups) == [child]
 
@@ -631,7 +636,8 @@ async def test_attendance_adds_and_removes_one_student(
     sheet = school.add_course(**course(professor, STUDENTS=[{"studentId": students[0]}]))
     path = f"/v1/course/attendance/{sheet}"
     async with client(sandbox) as http:
-        added = ok(await http.put(path, json={"studentId": students[1]}))
+        assert ok(await http.put(path, json={"studentId": students[1]})) is None
+        added = ok(await http.get(f"/v1/course/{sheet}"))
         assert [e["studentId"] for e in added["STUDENTS"]] == students
         refused(
             await http.put(path, json={"studentId": students[1]}), "Student already in the list"
@@ -642,7 +648,8 @@ async def test_attendance_adds_and_removes_one_student(
             await http.put("/v1/course/attendance/nope", json={"studentId": students[1]}),
             "No course with this ID found",
         )
-        removed = ok(await http.request("DELETE", path, json={"studentId": students[0]}))
+        assert ok(await http.request("DELETE", path, json={"studentId": students[0]})) is None
+        removed = ok(await http.get(f"/v1/course/{sheet}"))
         assert [e["studentId"] for e in removed["STUDENTS"]] == [students[1]]
         again = await http.request("DELETE", path, json={"studentId": students[0]})
         refused(again, "Student not in the list")
@@ -658,10 +665,12 @@ async def test_presential_states_set_absent_and_delay(
     school.sign(sheet, student)
     base = "/v1/presential-states"
     async with client(sandbox) as http:
-        absent = ok(
-            await http.patch(f"{base}/set-absent/{sheet}/{student}", json={"comment": "ill"})
-        )
-        late = ok(await http.patch(f"{base}/set-delay/{sheet}/{student}", json={"delay": 15}))
+        set_absent = f"{base}/set-absent/{sheet}/{student}"
+        assert ok(await http.patch(set_absent, json={"comment": "ill"})) is None
+        absent = ok(await http.get(f"/v1/course/{sheet}"))
+        set_delay = f"{base}/set-delay/{sheet}/{student}"
+        assert ok(await http.patch(set_delay, json={"delay": 15})) is None
+        late = ok(await http.get(f"/v1/course/{sheet}"))
         refused(
             await http.patch(f"{base}/set-delay/{sheet}/{student}", json={"delay": "15"}),
             ["delay must be a non-negative integer"],
@@ -695,7 +704,9 @@ async def test_a_patch_changes_fields_and_keeps_attendance(
         "PROFESSOR_3": professors[2],
     }
     async with client(sandbox) as http:
-        shown = ok(await http.patch("/v1/course", json={"course": change, "editSurveys": False}))
+        patched = await http.patch("/v1/course", json={"course": change, "editSurveys": False})
+        assert ok(patched) is None
+        shown = ok(await http.get(f"/v1/course/{sheet}"))
         refused(
             await http.patch("/v1/course", json={"course": {"ID": sheet, "STUDENTS": []}}),
             ["STUDENTS cannot be changed by PATCH: use /v1/course/attendance"],
@@ -741,7 +752,8 @@ async def test_a_locked_course_cannot_be_locked_again_nor_changed(
     student = school.add_student(**person(1))
     sheet = school.add_course(**course(professor))
     async with client(sandbox) as http:
-        assert ok(await http.get(f"/v1/course/lock/{sheet}"))["LOCKED"] == 1
+        assert ok(await http.get(f"/v1/course/lock/{sheet}")) is None
+        assert ok(await http.get(f"/v1/course/{sheet}"))["LOCKED"] == 1
         refused(await http.get(f"/v1/course/lock/{sheet}"), "Course already locked")
         for response in (
             await http.patch("/v1/course", json={"course": {"ID": sheet, "NAME": "x"}}),
@@ -758,28 +770,13 @@ async def test_a_course_is_deleted(sandbox: EdusignSandbox, school: School) -> N
     school.lock(other)
     school.lock(other)
     async with client(sandbox) as http:
-        assert ok(await http.delete(f"/v1/course/{sheet}")) == {"ID": sheet}
+        assert ok(await http.delete(f"/v1/course/{sheet}")) is None
         refused(await http.get(f"/v1/course/{sheet}"), "No course with this ID found")
         refused(await http.delete(f"/v1/course/{sheet}"), "No course with this ID found")
     assert list(school.courses) == [other]
 
 
 # The rate limit's slow-down.
-
-
-class FakeTime:
-    """A clock that only moves when told to, and a sleep that moves it."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 async def test_past_480_a_minute_requests_are_slowed_not_refused() -> None:

@@ -3,16 +3,25 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from datetime import date, time
 
+import httpx
 import pytest
 
+import tests.worlds
 from adapters.celcat.sandbox import CelcatSandbox, Institution, generate_institution
+from core.context import Window
+from core.http import Pacer, RetryPolicy
 from core.report import RunReport
+from core.sandbox.quirks import Quirks
 from core.state import open_state
-from sinks.edusign.sandbox import Fault
-from tests.worlds import KEY, World
+from sinks.edusign import mapping
+from sinks.edusign.client import EdusignClient, EdusignError
+from sinks.edusign.sandbox import EdusignSandbox, Fault
+from tests.doubles import PARIS, context
+from tests.worlds import KEY, NOW, FakeClock, World
 
 pytestmark = pytest.mark.anyio
 
@@ -336,3 +345,220 @@ async def test_faults_on_edusign_are_retried_without_duplicates(world: World) ->
         assert len(api_ids) == len(set(api_ids)), f"no duplicate {kind}"
     assert len(world.ours("course")) == clean.counts["session"].created
     assert 2.0 in world.clock.slept
+
+
+async def test_a_create_that_failed_before_reaching_edusign_is_retried_not_refused(
+    world: World,
+) -> None:
+    """Issue 13, point 3. The first creates fail before Edusign sees them (503), so the
+    retry asks get-id first; Edusign answers "unknown" in words of its own (the contract
+    quotes none for get-id). Any error from get-id means unknown: the object is created,
+    once, and nothing is refused."""
+    clean = await world.sync(dry_run=True)
+    kinds = ("student", "professor", "course")
+    for kind in kinds:
+        unknown = {"status": "error", "message": f"No {kind} found with this API_ID"}
+        world.edusign.faults.append(
+            Fault(method="GET", path=f"^/v1/{kind}/get-id/", body="document", document=unknown)
+        )
+    # Four 503s per kind: fewer than the five tries one create gets, so none is lost.
+    world.edusign.faults += [
+        Fault(method="POST", path=f"^/v1/{kind}$", status=503, times=4) for kind in kinds
+    ]
+    report = await world.sync()
+    refused = [e.detail for e in report.events if e.reason == "write_refused"]
+    assert not refused, refused[:3]
+    assert report.outcome == "ok"
+    assert [f.fired for f in world.edusign.faults] == [4] * 6, "each retry asked get-id"
+    counts = {"course": "session", "student": "student", "professor": "instructor"}
+    for kind, counted in counts.items():
+        api_ids = [r["API_ID"] for r in world.ours(kind)]
+        assert len(api_ids) == len(set(api_ids)), f"no {kind} twice"
+        assert len(api_ids) == clean.counts[counted].created, f"every {kind} created"
+
+
+async def test_a_student_create_refused_in_other_words_is_looked_up_by_email(
+    world: World,
+) -> None:
+    """A student archived by hand is left out of the lists, so a lost store makes the
+    sink create it again: Edusign refuses (the email is taken) in words the contract does
+    not quote. The sink asks by email whatever was said, and links what it finds."""
+    await world.sync()
+    archived = world.ours("student")[:3]
+    for student in archived:
+        world.school.students[student["ID"]]["HIDDEN"] = 1
+    taken = {"status": "error", "message": "Cette adresse e-mail est déjà utilisée"}
+    world.edusign.faults.append(
+        Fault(method="POST", path="^/v1/student$", body="document", document=taken)
+    )
+    async with open_state("sqlite://") as empty:
+        report = await world.sync(store=empty)
+    refused = [e.detail for e in report.events if e.reason == "write_refused"]
+    assert not refused, refused[:3]
+    assert world.edusign.faults[-1].fired == len(archived), "only the archived were tried"
+    assert report.outcome == "ok"
+    for student in archived:
+        same = [s for s in world.school.students.values() if s["EMAIL"] == student["EMAIL"]]
+        assert [s["ID"] for s in same] == [student["ID"]], "never a second account"
+        sheets = [c for c in world.ours("course") if student["ID"] in _students_of(c)]
+        assert sheets, "still on its sheets"
+
+
+async def test_a_student_taken_off_a_sheet_twice_is_no_failure(world: World) -> None:
+    """The DELETE that takes a student off a sheet is done, but its answer is lost; the
+    retry is refused ("not on the sheet"), in words the contract does not quote. The sheet
+    says the student is off it: done, not refused."""
+    students = valid_people(world.inst, "student", 2)
+    event = world.inst.add_event(
+        1,
+        name="Droit civil",
+        category_id=next(iter(world.inst.categories)),
+        dates={date(2025, 10, 27)},
+        start=time(9, 0),
+        end=time(10, 30),
+        staff=valid_people(world.inst, "staff", 1),
+        students=students,
+    )
+    await world.sync()
+    sheet = world.course(f"celcat:1:{event}:2025-10-27")
+    leaving = world.school.find("student", f"celcat:student:{students[0]}")
+    assert sheet is not None
+    assert leaving is not None
+    assert leaving["ID"] in _students_of(sheet)
+    world.inst.remove_student_from_event(1, event, students[0])
+    path = f"^/v1/course/attendance/{sheet['ID']}$"
+    gone = {"status": "error", "message": "Cet étudiant n'est pas inscrit à ce cours"}
+    world.edusign.faults += [
+        Fault(method="DELETE", path=path, body="truncated", times=1),
+        Fault(method="DELETE", path=path, body="document", document=gone, times=1),
+    ]
+    report = await world.sync()
+    refused = [e.detail for e in report.events if e.reason == "write_refused"]
+    assert not refused, refused[:3]
+    assert [f.fired for f in world.edusign.faults] == [1, 1]
+    assert leaving["ID"] not in _students_of(world.school.courses[sheet["ID"]])
+
+
+async def test_a_refused_delete_of_a_sheet_gone_already_is_forgotten(world: World) -> None:
+    """The DELETE of a vanished session's sheet is done, but its answer is lost; the retry
+    is refused in words of the server's own (the contract quotes "No course with this ID
+    found" for GET only). GET then says the sheet is gone: forgotten, not failed."""
+    await world.sync()
+    sheet = world.ours("course")[0]
+    _, tt, ev, day = sheet["API_ID"].split(":")
+    world.inst.remove_occurrence(int(tt), int(ev), date.fromisoformat(day))
+    path = f"^/v1/course/{sheet['ID']}$"
+    gone = {"status": "error", "message": "Ce cours n'existe plus"}
+    world.edusign.faults += [
+        Fault(method="DELETE", path=path, body="truncated", times=1),
+        Fault(method="DELETE", path=path, body="document", document=gone, times=1),
+    ]
+    report = await world.sync()
+    failed = [e.detail for e in report.events if e.status == "failed"]
+    assert not failed, failed[:3]
+    assert [f.fired for f in world.edusign.faults] == [1, 1]
+    assert sheet["ID"] not in world.school.courses
+    assert sheet["API_ID"] not in await world.store.load("acme", "session"), "forgotten"
+
+
+def _students_of(course: dict[str, object]) -> set[str]:
+    entries = course["STUDENTS"]
+    assert isinstance(entries, list)
+    return {e["studentId"] for e in entries}
+
+
+def edusign_client(sandbox: EdusignSandbox, http: httpx.AsyncClient) -> EdusignClient:
+    clock = FakeClock()
+    return EdusignClient(
+        http,
+        tenant="acme",
+        retry=RetryPolicy(),
+        pacer=Pacer(60_000, clock=clock, sleep=clock.sleep),
+        sleep=clock.sleep,
+    )
+
+
+def edusign_http(sandbox: EdusignSandbox) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sandbox.app),
+        base_url="http://edusign",
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_students_are_listed_to_the_end_when_pages_hold_fewer_than_asked(
+    seed: int,
+) -> None:
+    """No cap on the students' ``limit`` is documented: a server serving fewer rows than
+    asked is legal, so a page shorter than the limit does not end the list."""
+    sandbox = EdusignSandbox(quirks=Quirks(seed))
+    school = sandbox.add_school(KEY)
+    made = {
+        school.add_student(FIRSTNAME=f"Ann{n}", LASTNAME="LEE", EMAIL=f"ann{n}@example.org")
+        for n in range(95)
+    }
+    async with edusign_http(sandbox) as http:
+        listed = [row async for row in edusign_client(sandbox, http).pages("student", 10)]
+    assert sorted(row["ID"] for row in listed) == sorted(made)
+    assert sandbox.requests[0].query == {"page": "0", "limit": "10"}
+    assert sandbox.calls["GET /v1/student"] > 10, "the server served fewer than 10 a page"
+
+
+async def test_a_list_that_never_ends_is_an_error_not_a_hang(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server that ignored ``page`` would serve its first page forever: the client reads
+    ``MAX_PAGES`` pages (5 here, to keep the test short) and gives up."""
+    monkeypatch.setattr(mapping, "MAX_PAGES", 5)
+    sandbox = EdusignSandbox()
+    sandbox.add_school(KEY)
+    same = {"status": "success", "result": [{"ID": "a" * 16}]}
+    sandbox.faults.append(Fault(method="GET", path="^/v1/student$", body="document", document=same))
+    async with edusign_http(sandbox) as http:
+        client = edusign_client(sandbox, http)
+        with pytest.raises(EdusignError, match="still listing after 5 pages"):
+            _ = [row async for row in client.pages("student", 1000)]
+    assert sandbox.calls["GET /v1/student"] == 5
+
+
+async def test_a_90_day_window_across_the_clock_change_is_listed_in_slices(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Edusign lists courses over at most 90 days. A 90-day window from midnight to
+    midnight spans 90 days and an hour when the clocks go back (October 26th): read as
+    one range, the listing is refused and no sheet can be looked up."""
+    window = Window.starting_after(NOW, PARIS, 90)
+    monkeypatch.setattr(tests.worlds, "context", functools.partial(context, window=window))
+    first = await world.sync()
+    assert first.outcome == "ok", [e.detail for e in first.events if e.status == "failed"][:3]
+    async with open_state("sqlite://") as empty:
+        again = await world.sync(store=empty)
+    assert again.outcome == "ok"
+    assert again.counts["session"].created == 0, "every sheet found by listing them"
+    ranges = {
+        (r.query.get("start"), r.query.get("end"))
+        for r in world.edusign.requests
+        if (r.method, r.path) == ("GET", "/v1/course")
+    }
+    assert len(ranges) == 2, ranges
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+async def test_of_two_sheets_sharing_an_api_id_the_same_one_is_adopted_whatever_the_order(
+    world: World, seed: int
+) -> None:
+    """v1 does not make an API_ID unique and lists in no promised order: which record a
+    lost store adopts must not depend on the order of the listing."""
+    await world.sync()
+    original = dict(min(world.ours("course"), key=lambda c: c["API_ID"]))
+    twin = world.school.insert("course", {k: v for k, v in original.items() if k != "ID"})
+    _, timetable, event, _ = original["API_ID"].split(":")
+    world.inst.timetables[int(timetable)].events[int(event)].name = "Renamed in CELCAT"
+    world.edusign.quirks = Quirks(seed)
+    async with open_state("sqlite://") as empty:
+        await world.sync(store=empty)
+    adopted = min(original["ID"], twin)
+    left = max(original["ID"], twin)
+    assert world.school.courses[adopted]["NAME"] == "Renamed in CELCAT"
+    assert world.school.courses[left]["NAME"] == original["NAME"]

@@ -23,7 +23,8 @@ class EdusignAttendance:
 
     async def check(self) -> list[str]:
         school = await self._client.call("GET", mapping.SCHOOL)
-        return [f"school: {school.get('NAME') if isinstance(school, dict) else '?'}"]
+        name = school.get(mapping.SCHOOL_NAME) if isinstance(school, dict) else None
+        return [f"school: {name or '?'}"]
 
     async def read(self, ctx: RunContext) -> AsyncIterator[Mark]:
         students = {s.remote_id: key for key, s in (await ctx.state.load("student")).items()}

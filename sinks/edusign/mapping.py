@@ -1,16 +1,20 @@
-"""The Edusign external API v1 as this sink writes it: every path, field name and message
-it relies on, in this one module.
+"""The Edusign external API v1 as this sink writes it: every path, field name, page size
+and message it relies on, in this one module.
 
-Edusign publishes no machine-readable spec for v1; what is here was read from public
-clients. Points the contract marks ``[assumed]`` are marked so here too: a real server
-that answers otherwise changes this module, not the sink.
+Edusign publishes no machine-readable spec for v1; docs/edusign-v1.md says what this
+connector codes against, which points were seen in public clients and which are assumed,
+and where each lives. Points marked ``[assumed]`` here are marked so there too: a real
+server that answers otherwise changes this module, not the sink.
+
+What the code must not depend on, because the API promises none of it: the order of any
+list, the wording of an error the docs do not quote, fields a record holds beyond the
+ones named below, and what a write other than a creation answers.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from core import Group, Person, Session
@@ -20,17 +24,52 @@ API_TYPE = "passerelle"
 
 Kind = Literal["student", "professor", "group", "course"]
 
-# Envelope [seen]
+# The envelope (docs/edusign-v1.md, "Transport") [seen]. A creation's ``result`` is
+# ``{"ID"}``, a get-id's ``{"id"}`` [seen]; a record names itself ``ID`` as in the PATCH
+# bodies [assumed: the docs list no id field in records]. Nothing is read from the result
+# of any other write.
 STATUS, RESULT, MESSAGE, SUCCESS = "status", "result", "message", "success"
 RESULT_ID, GET_ID_KEY = "ID", "id"
+RECORD_ID = "ID"
 
-# Paging [seen]: a short page is the last. Students: `limit` is ours to choose [assumed: no cap].
+# Paging ("Transport", "Paging") [seen]: courses 40 a page, professors 100, and a shorter
+# page is the last. Students: the ``limit`` is ours; no cap is documented, so a server may
+# serve fewer rows than asked and a short page proves nothing ([assumed]: the pages of
+# one list all hold the same number of rows but the last; see ``client.pages``).
 PAGE_SIZE: dict[Kind, int] = {"course": 40, "professor": 100, "student": 1000}
+CONTRACTED_PAGE: frozenset[Kind] = frozenset({"course", "professor"})
+MAX_PAGES = 2000
+"""Pages of one list read before giving up: a server that ignored ``page`` would otherwise
+be listed forever. 2,000 pages is 80,000 courses, 200,000 professors, or, at a cap as low
+as 50 students a page, 100,000 students: more than any school."""
 
-# Messages that mean "exists already" / "not there" [seen]
-ALREADY_EXISTS = ("already exists", "already in the list", "already locked")
-NOT_FOUND = ("not found", "unknown", "does not exist", "not in the list")
-NOT_FOUND_PATTERN = re.compile(r"^no \w+ with this .* found")  # "No course with this ID found"
+COURSE_RANGE = timedelta(days=90)
+"""The widest ``start``..``end`` of one course listing ("Courses") [seen]; the client
+splits a wider range."""
+
+# The only messages matched by their words: those the docs quote, each on its own call.
+# Every other error's wording is the server's choice; what a refusal means is decided by
+# the call that got it (get-id, by-email: "unknown") or by looking the object up.
+PROFESSOR_EXISTS = "Professor already exists in this school"  # POST professor ("Professors")
+STUDENT_ON_SHEET = "Student already in the list"  # PUT course/attendance ("Courses")
+COURSE_LOCKED = "Course already locked"  # GET course/lock ("Courses")
+COURSE_NOT_FOUND = "No course with this ID found"  # GET course/{id} ("Courses")
+ALREADY_EXISTS = (PROFESSOR_EXISTS, STUDENT_ON_SHEET, COURSE_LOCKED)
+NOT_FOUND = (COURSE_NOT_FOUND,)
+
+UNORDERED = frozenset({"STUDENTS", "SCHOOL_GROUP", "GROUPS", "TAGS"})
+"""Fields holding lists of ids or words whose order means nothing (a group's students, a
+course's groups...): sorted when read, since no answer promises an order."""
+
+SCHOOL_NAME = "NAME"
+"""Shown by ``check`` only [assumed: the docs say ``GET /v1/school`` returns the school,
+not its fields]; nothing depends on it."""
+
+
+def said(message: str, quoted: str) -> bool:
+    """Whether an error ``message`` is the quoted one (a prefix, a full stop or another
+    case around it are tolerated)."""
+    return quoted.casefold() in message.casefold()
 
 
 def path(kind: Kind, *parts: str) -> str:
@@ -65,14 +104,22 @@ class CourseState:
 
 
 def remote(raw: dict[str, Any]) -> Remote:
+    """A listed record; lists of ids come sorted, whatever order Edusign gave them in."""
     email = raw.get("EMAIL")
+    api_id = raw.get("API_ID")
     return Remote(
-        id=str(raw.get("ID") or raw.get("id") or ""),
-        api_id=raw.get("API_ID") or None,
+        id=str(raw.get(RECORD_ID) or ""),
+        api_id=api_id if isinstance(api_id, str) and api_id else None,
         ours=raw.get("API_TYPE") == API_TYPE,
         email=email.strip().casefold() if isinstance(email, str) else None,
-        content=raw,
+        content={k: _sorted(v) if k in UNORDERED else v for k, v in raw.items()},
     )
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return sorted(value)
+    return value
 
 
 def attendance_entries(raw: dict[str, Any]) -> list[dict[str, Any]]:

@@ -180,8 +180,14 @@ class EdusignSink:
             with contextlib.suppress(AlreadyExists):
                 await self._client.call("PUT", url, json={"studentId": student})
         for student in sorted(present - wanted):
-            with contextlib.suppress(NotFound):
+            try:
                 await self._client.call("DELETE", url, json={"studentId": student})
+            except EdusignError:
+                # "Not on the sheet" has no documented wording: the sheet itself says
+                # whether the student is off it already (docs/edusign-v1.md, "Courses").
+                sheet = await self._client.call("GET", mapping.path("course", course))
+                if student in mapping.course_state(sheet).students:
+                    raise
 
     def _locked(self, ctx: RunContext, session: Session, why: str) -> None:
         ctx.report.skip(
@@ -248,7 +254,13 @@ class EdusignSink:
                 )
                 return
             if not ctx.dry_run:
-                await self._client.call("DELETE", mapping.path("course", remote_id))
+                try:
+                    await self._client.call("DELETE", mapping.path("course", remote_id))
+                except EdusignError:
+                    # A refused DELETE's wording is not documented: only GET's "No course
+                    # with this ID found" says the sheet is gone (NotFound, below).
+                    await self._client.call("GET", mapping.path("course", remote_id))
+                    raise
         except NotFound:
             pass  # already gone: forget it
         except (EdusignError, TransientError) as exc:
@@ -335,9 +347,13 @@ class EdusignSink:
             return f"(new {person.external_id})"
         try:
             remote_id = await self._client.create(kind, body, person.external_id)
-        except AlreadyExists:
-            # Made by hand since the list was read: find it by email, never create twice.
-            raw = await self._client.call("GET", mapping.path(kind, "by-email", person.email))
+        except EdusignError:
+            # Refused: most likely the email is taken (by hand since the list was read, or
+            # archived, which lists leave out). Only the professors' refusal is worded in
+            # the docs, so ask by email whatever was said; nobody there: the refusal stands.
+            raw = await self._client.find_by_email(kind, person.email)
+            if raw is None:
+                raise
             synced = await self._adopt(ctx, person, mapping.remote(raw), fields)
             if not synced.data.get("managed", True):
                 self._report_not_managed(ctx, person)
@@ -497,10 +513,11 @@ class EdusignSink:
             params = _window_params(ctx) if kind == "course" else None
             rows = [r async for r in self._client.pages(kind, mapping.PAGE_SIZE[kind], params)]
         index = Index()
-        for row in rows:
-            found = mapping.remote(row)
+        # Lists come in no promised order: should two records share an API_ID or an email,
+        # the one with the lowest Edusign id is taken, whatever the order of this run.
+        for found in sorted(map(mapping.remote, rows), key=lambda r: r.id):
             if found.ours and found.api_id:
-                index.by_api_id[found.api_id] = found
+                index.by_api_id.setdefault(found.api_id, found)
             if found.email:
                 index.by_email.setdefault(found.email, found)
         return index

@@ -5,8 +5,15 @@ rate limit (arrivals recorded per key, then the slow-down), fault injection, the
 check, then the routes. Every route answers the envelope ``{"status": "success",
 "result"}`` or ``{"status": "error", "message"}``: HTTP 200 for a business error, 400 for
 a malformed request (a list of messages, every problem at once). Plain text answers are
-an unknown route's ``Not Found`` (404), a missing or unknown key's ``Unauthorized`` (401)
-and a fault's. The choices where the contract is silent are in the docstrings of
+an unknown route's ``Not Found`` (404), a wrong verb's ``Method Not Allowed`` (405), a
+missing or unknown key's ``Unauthorized`` (401) and a fault's.
+
+The sandbox is exactly as strict as the contract (docs/edusign-v1.md): what it calls
+required is refused without it, what it does not promise is not given. Where it is silent,
+``quirks`` picks the least convenient legal answer, by seed and by default (``Quirks(0)``):
+error wordings the contract does not quote, extra fields in records, list orders, a
+students page shorter than asked. ``Quirks(None)`` answers plainly, for a test about
+something else. The choices are listed in the docstrings of ``errors``, ``render``,
 ``people``, ``groups`` and ``courses``.
 """
 
@@ -24,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.sandbox.faults import Fault, FaultInjector
+from core.sandbox.quirks import Quirks
 from core.sandbox.recording import Recorded, Recording, RequestLog
 from sinks.edusign.sandbox import courses, groups, people, render
 from sinks.edusign.sandbox.auth import KeyCheck, school_of
@@ -34,8 +42,11 @@ from sinks.edusign.sandbox.ids import IdFactory
 from sinks.edusign.sandbox.ratelimit import RateLimit, SlowDown, busiest_minute
 from sinks.edusign.sandbox.state import School
 
+QUIRKY = Quirks(0)
+"""The default: quirky, so that every test stands on the least convenient legal server."""
+
 ENDPOINTS = [
-    Endpoint("GET", "/v1/school", lambda call: render.school(call.school)),
+    Endpoint("GET", "/v1/school", lambda call: render.school(call.school, call.quirks)),
     *people.ENDPOINTS,
     *groups.ENDPOINTS,
     *courses.ENDPOINTS,
@@ -50,6 +61,8 @@ class EdusignSandbox(Recorded):
     injects both (here, or later through the attributes of the same names) to check
     pacing without waiting. ``seed`` makes the ids. ``faults`` is
     consulted in order on every request (see ``Fault``); it may be changed at any time.
+    ``quirks`` answers where the contract is silent (see the module's docstring); it may
+    be changed at any time too.
     """
 
     def __init__(
@@ -59,13 +72,18 @@ class EdusignSandbox(Recorded):
         sleep: Callable[[float], Awaitable[None]] | None = None,
         seed: int = 0,
         keep_requests: int = 10_000,
+        quirks: Quirks = QUIRKY,
     ) -> None:
         self.schools: dict[str, School] = {}
         self.faults: list[Fault] = []
+        self.quirks = quirks
         self._new_id = IdFactory(seed)
         self._log = RequestLog(limit=keep_requests)
         self._rate = RateLimit(clock or anyio.current_time, sleep or anyio.sleep)
-        routes = [Route(e.path, _endpoint(e.op), methods=[e.method]) for e in ENDPOINTS]
+        routes = [
+            Route(e.path, _endpoint(e.op, lambda: self.quirks), methods=[e.method])
+            for e in ENDPOINTS
+        ]
         self.app = Starlette(
             routes=routes,
             middleware=[
@@ -133,16 +151,19 @@ class EdusignSandbox(Recorded):
         self._rate.slowed.clear()
 
 
-def _endpoint(op: Op) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(op: Op, quirks: Callable[[], Quirks]) -> Callable[[Request], Awaitable[Response]]:
     """The HTTP around an operation: its body read, its result or error enveloped."""
 
     async def endpoint(request: Request) -> Response:
+        now = quirks()
         try:
             body = await _body(request)
-            call = Call(school_of(request), request.path_params, request.query_params, body)
+            school = school_of(request)
+            call = Call(school, request.path_params, request.query_params, body, now)
             result = op(call)
         except ApiError as error:
-            return JSONResponse({"status": "error", "message": error.message}, error.status)
+            message = error.said(now)
+            return JSONResponse({"status": "error", "message": message}, error.status)
         return JSONResponse({"status": "success", "result": result})
 
     return endpoint

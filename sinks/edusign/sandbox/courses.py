@@ -1,6 +1,13 @@
 """Courses (attendance sheets) and the attendance of each student on them.
 
-Where the contract is silent:
+As the contract says: ``NAME``, ``START``, ``END``, ``PROFESSOR``,
+``NEED_STUDENTS_SIGNATURE`` mandatory (400 without); ``PATCH`` requires ``ID`` only; the
+list holds 40 a page and ``start``..``end`` spans at most 90 days; ``GET /v1/course/{id}``
+of an unknown id answers ``No course with this ID found``, a student added twice ``Student
+already in the list``, a second lock ``Course already locked``, each word for word;
+creations answer ``{"ID"}``; dates are answered in UTC.
+
+Where the contract is silent, the least convenient legal answer:
 
 - ``START``/``END`` must carry an offset (or ``Z``), and ``END`` must be after ``START``
   (400). Professors, groups and students a course names must exist (HTTP 200 error).
@@ -8,12 +15,16 @@ Where the contract is silent:
 - ``PATCH`` refuses ``STUDENTS`` (400): attendance changes one student at a time through
   ``/v1/course/attendance``, so a client that expects a PATCH to replace the list fails
   loudly here. ``editSurveys`` is accepted and ignored. ``PROFESSOR_N: null`` empties a slot.
-- A locked course is frozen: PATCH, DELETE, attendance and presential-state writes answer
-  ``Course is locked`` (HTTP 200). The connector promises never to rewrite one.
-- The list is ordered by ``START``; ``start`` and ``end`` go together (400 otherwise) and
-  keep courses with ``start <= START <= end``; ``end`` before ``start`` or more than 90 days
-  after it is an HTTP 200 error. ``groupId``, ``studentId``, ``professorId`` filter too.
-- Writes answer the course as a GET would, creations ``{"ID"}``, deletions ``{"ID"}``.
+- A locked course is frozen: PATCH, DELETE, attendance and presential-state writes are
+  refused (HTTP 200). The connector promises never to rewrite one.
+- ``start`` and ``end`` go together (400 otherwise) and keep courses with ``start <= START
+  <= end``; ``end`` before ``start`` or more than 90 days of elapsed time after it (a
+  clock change counts) is an HTTP 200 error. ``groupId``, ``studentId``, ``professorId``
+  filter too. The list comes in an order of the seed's own (plainly: by ``START``).
+- Every error the contract does not quote is worded by seed (``errors``): an unknown
+  course on any call but ``GET /v1/course/{id}``, a student not on the sheet, a locked
+  course, a refused range.
+- Writes other than creations answer no result (``null``).
 """
 
 from __future__ import annotations
@@ -22,8 +33,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sinks.edusign.sandbox import dates, fields, render
-from sinks.edusign.sandbox.endpoint import Call, Endpoint, by_api_id, by_id, page_of
+from sinks.edusign.sandbox import dates, errors, fields, render
+from sinks.edusign.sandbox.endpoint import Call, Endpoint, by_api_id, by_id, listed, page_of
 from sinks.edusign.sandbox.errors import ApiError, invalid
 from sinks.edusign.sandbox.fields import Record
 
@@ -124,13 +135,13 @@ def _entry_of(course: Record, student_id: str) -> Record:
         if entry["studentId"] == student_id:
             found: Record = entry
             return found
-    raise ApiError("Student not in the list")
+    raise errors.not_on_sheet()
 
 
 def _writable(school: School, course_id: str) -> Record:
     course = school.get("course", course_id)
     if course["LOCKED"]:
-        raise ApiError("Course is locked")
+        raise errors.frozen()
     return course
 
 
@@ -154,7 +165,7 @@ def _update(call: Call) -> object:
     _check(call.school, course | values)
     course.update(values)
     _signature_slots(course)
-    return render.course(course)
+    return None
 
 
 def _list(call: Call) -> object:
@@ -165,9 +176,9 @@ def _list(call: Call) -> object:
         raise invalid("start and end go together")
     if start is not None and end is not None:
         if end < start:
-            raise ApiError("end must not be before start")
+            raise errors.bad_range("end must not be before start")
         if end - start > MAX_RANGE:
-            raise ApiError("start and end must be at most 90 days apart")
+            raise errors.bad_range("start and end must be at most 90 days apart")
         rows = [r for r in rows if start <= dates.instant(r["START"]) <= end]
     group, student, professor = (call.query.get(n) for n in ("groupId", "studentId", "professorId"))
     rows = [
@@ -178,13 +189,14 @@ def _list(call: Call) -> object:
         and (professor is None or professor in (r[slot] for slot in _professor_slots(r)))
     ]
     rows.sort(key=lambda r: dates.instant(r["START"]))
-    return [render.course(r) for r in page_of(rows, page, PAGE)]
+    shown = page_of(listed(call, "course", rows), page, PAGE)
+    return [render.course(r, call.quirks) for r in shown]
 
 
 def _delete(call: Call) -> object:
     course = _writable(call.school, call.params["id"])
     del call.school.courses[course["ID"]]
-    return {"ID": course["ID"]}
+    return None
 
 
 def _add_student(call: Call) -> object:
@@ -192,24 +204,24 @@ def _add_student(call: Call) -> object:
     course = _writable(call.school, call.params["course_id"])
     call.school.get("student", student)
     if any(entry["studentId"] == student for entry in course["STUDENTS"]):
-        raise ApiError("Student already in the list")
+        raise ApiError("Student already in the list", quoted=True)
     course["STUDENTS"].append(_entry(student))
-    return render.course(course)
+    return None
 
 
 def _remove_student(call: Call) -> object:
     student = _student_id(call.body)
     course = _writable(call.school, call.params["course_id"])
     course["STUDENTS"].remove(_entry_of(course, student))
-    return render.course(course)
+    return None
 
 
 def _lock(call: Call) -> object:
     course = call.school.get("course", call.params["id"])
     if course["LOCKED"]:
-        raise ApiError("Course already locked")
+        raise ApiError("Course already locked", quoted=True)
     course["LOCKED"] = 1
-    return render.course(course)
+    return None
 
 
 def _set_absent(call: Call) -> object:
@@ -219,7 +231,7 @@ def _set_absent(call: Call) -> object:
     course = _writable(call.school, call.params["course_id"])
     entry = _entry_of(course, call.params["student_id"])
     entry.update(state=False, signature=None, timestamp=None, comment=comment)
-    return render.course(course)
+    return None
 
 
 def _set_delay(call: Call) -> object:
@@ -228,7 +240,7 @@ def _set_delay(call: Call) -> object:
         raise invalid("delay must be a non-negative integer")
     course = _writable(call.school, call.params["course_id"])
     _entry_of(course, call.params["student_id"])["delay"] = delay
-    return render.course(course)
+    return None
 
 
 ENDPOINTS = [

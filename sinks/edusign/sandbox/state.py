@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sinks.edusign.sandbox import courses, groups, people
-from sinks.edusign.sandbox.errors import ApiError
+from sinks.edusign.sandbox.errors import unknown
 from sinks.edusign.sandbox.fields import Record
 
 Kind = Literal["student", "professor", "group", "course"]
@@ -45,10 +45,11 @@ class School:
         }[kind]
 
     def get(self, kind: Kind, id: str) -> Record:
-        """The record, or the error Edusign answers for an unknown id (HTTP 200)."""
+        """The record, or the error Edusign answers for an unknown id (HTTP 200, worded by
+        the quirks: only ``GET /v1/course/{id}``'s is quoted, see ``endpoint.by_id``)."""
         found = self.records(kind).get(id)
         if found is None:
-            raise ApiError(f"No {kind} with this ID found")
+            raise unknown(kind)
         return found
 
     def find(self, kind: Kind, api_id: str) -> Record | None:
