@@ -68,3 +68,28 @@ class CredentialsRefused(RunFailed):
 
 class ServerUnreachable(RunFailed):
     """The server could not be reached, or kept failing, after every retry."""
+
+
+class AlreadyRunning(PasserelleError):
+    """Another run of the tenant pipeline holds its run lock: this one did not start.
+
+    ``holder`` says who, where known (``Holder.describe()`` of ``core.state.locks``)."""
+
+    def __init__(self, tenant: str, pipeline: str, holder: str | None):
+        self.tenant = tenant
+        self.pipeline = pipeline
+        self.holder = holder
+        super().__init__(
+            f"another run of {tenant} {pipeline} holds it ({holder or 'holder unknown'})"
+        )
+
+
+class AnotherWorker(PasserelleError):
+    """Another ``passerelle run`` already works on this SQLite state store."""
+
+    def __init__(self, store: str, holder: str | None):
+        self.holder = holder
+        super().__init__(
+            f"another worker runs on the state store {store} ({holder or 'holder unknown'}); "
+            "a SQLite store takes one worker: stop that one, or share a PostgreSQL store"
+        )

@@ -21,13 +21,14 @@ from loguru import logger
 
 from core.config import Config, load_config
 from core.coordination import Coordinator, coordinator
+from core.errors import AlreadyRunning
 from core.health import health_app
 from core.logs import mask_secrets
 from core.metrics import Metrics, metrics_plugin
 from core.plugins import Registry
 from core.runner import run_tenant, utc_now
 from core.serve import serve_app
-from core.state import open_state
+from core.state import StateStore, open_state
 from core.worker import Job, RunJob, Worker
 
 STALE_AFTER_SECONDS = 300.0
@@ -38,10 +39,14 @@ async def serve_worker(config: Config, registry: Registry, path: Path | None) ->
     metrics = Metrics()
     registry.manager.register(metrics_plugin(metrics), name="metrics")
     settings = config.worker
-    async with open_state(settings.state_url) as store, AsyncExitStack() as stack:
+    async with (
+        open_state(settings.state_url) as store,
+        store.worker_lock(),  # on a SQLite file, one worker: a second one stops here
+        AsyncExitStack() as stack,
+    ):
 
         async def run_job(job: Job, current: Config) -> None:
-            await run_tenant(current, registry, store, job.tenant, job.pipeline)
+            await run_slot(current, registry, store, job)
 
         dispatch: RunJob = run_job
         coordinated: Coordinator | None = None
@@ -92,6 +97,17 @@ async def serve_worker(config: Config, registry: Registry, path: Path | None) ->
             await jobs_done.wait()
             tg.cancel_scope.cancel()
     logger.info("worker stopped")
+
+
+async def run_slot(config: Config, registry: Registry, store: StateStore, job: Job) -> None:
+    """Run one slot. If another run holds the tenant pipeline (a ``sync`` by hand, another
+    process), the slot is skipped and logged, like a slot whose previous run still goes."""
+    try:
+        await run_tenant(config, registry, store, job.tenant, job.pipeline)
+    except AlreadyRunning as refused:
+        logger.bind(tenant=job.tenant).warning(
+            "{} slot {} skipped: {}", job.pipeline, job.slot, refused
+        )
 
 
 async def _work(coordinated: Coordinator, done: anyio.Event) -> None:

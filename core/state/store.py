@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -20,8 +21,10 @@ from sqlalchemy import Executable, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from core.errors import AlreadyRunning, AnotherWorker
 from core.report import RunReport
 from core.state.engine import create_state_engine, takes_turns
+from core.state.locks import FileLocks, Held, Holder, Locks, MemoryLocks, PostgresLocks
 from core.state.migrate import is_current, migrate
 from core.state.tables import runs
 from core.state.tables import synced as entries
@@ -72,6 +75,7 @@ class StateStore:
         self._turns: AbstractAsyncContextManager[object] = (
             anyio.Lock() if takes_turns(engine) else nullcontext()
         )
+        self._locks = _locks_for(engine)
 
     async def load(self, tenant: str, kind: str) -> dict[str, Synced]:
         """Every entry of one kind, by external id."""
@@ -127,6 +131,35 @@ class StateStore:
             report = (await connection.execute(query)).scalar_one_or_none()
         return None if report is None else RunReport.model_validate_json(report)
 
+    @asynccontextmanager
+    async def run_lock(
+        self, tenant: str, pipeline: str, *, run_id: str, wait: float = 0.0
+    ) -> AsyncIterator[None]:
+        """Hold the run lock of ``tenant``'s ``pipeline`` for the block: at most one run of a
+        tenant pipeline writes at a time, whichever process it is in (see
+        ``core.state.locks``). Waits up to ``wait`` seconds for it, then raises
+        ``AlreadyRunning``, which says who holds it where that is known."""
+        try:
+            async with self._locks.hold(f"{tenant}.{pipeline}", Holder.me(run_id), wait):
+                yield  # the run (it never raises Held: only taking a lock does)
+        except Held as held:
+            raise AlreadyRunning(tenant, pipeline, str(held)) from None
+
+    @asynccontextmanager
+    async def worker_lock(self) -> AsyncIterator[None]:
+        """Hold this store's worker lock for the block, on a SQLite file: one ``passerelle
+        run`` per SQLite store. Elsewhere nothing: an in-memory store is the process's own,
+        and several workers on PostgreSQL are the supported setup. Raises ``AnotherWorker``
+        at once if another worker holds it."""
+        if not isinstance(self._locks, FileLocks):
+            yield
+            return
+        try:
+            async with self._locks.hold("worker", Holder.me(), 0.0):
+                yield
+        except Held as held:
+            raise AnotherWorker(str(self._engine.url.database), str(held)) from None
+
     def for_tenant(self, tenant: str, *, dry_run: bool = False) -> TenantState:
         """The store as one run of ``tenant`` sees it."""
         return TenantState(self, tenant, dry_run=dry_run)
@@ -165,6 +198,15 @@ class TenantState:
     async def forget(self, kind: str, key: str) -> None:
         if not self.dry_run:
             await self._store.forget(self.tenant, kind, key)
+
+
+def _locks_for(engine: AsyncEngine) -> Locks:
+    url = engine.url
+    if url.get_backend_name() == "postgresql":
+        return PostgresLocks(url.set(drivername="postgresql").render_as_string(hide_password=False))
+    if url.database in (None, "", ":memory:"):
+        return MemoryLocks()
+    return FileLocks(Path(f"{url.database}.locks"))
 
 
 @functools.cache
