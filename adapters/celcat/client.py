@@ -1,10 +1,12 @@
 """An async client for the CELCAT Web API: auth, timetable selection, paging, retries.
 
 What the answers mean is decided here, from the statuses ``mapping`` names: a refusal
-of the credentials (never retried); 404 on a list is "no rows"; 429, 5xx, timeouts,
-dropped connections and unreadable bodies are worth another try. No error text is ever
-read for its meaning (none is documented): it is only quoted, for a person. Field and
-header names live in ``mapping``; docs/celcat-webapi.md says which are seen, which assumed.
+of the credentials (never retried); 404 on a filtered list is "no rows", on the first
+page of a list read without a filter (``mapping.WHOLE_LISTS``) an error naming the URL
+that answered it; 429, 5xx, timeouts, dropped connections and unreadable bodies are
+worth another try. No error text is ever read for its meaning (none is documented): it
+is only quoted, for a person. Field and header names live in ``mapping``;
+docs/celcat-webapi.md says which are seen, which assumed.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ class CelcatClient:
     async def rows(
         self, path: str, *, timetable: int | None = None, params: dict[str, str] | None = None
     ) -> list[Any]:
-        """Every row of a list, all pages, in the server's order. A 404 is an empty list.
+        """Every row of a list, all pages, in the server's order. A 404 is an empty list,
+        but on the first page of a list asked without a filter (``mapping.WHOLE_LISTS``,
+        no ``params``): that is a wrong URL, and fails the call (``CelcatError``).
 
         The end of a list is where the ``Pagination`` header's ``TotalPages`` says; on a
         page without the header, it is an empty page or a 404. A page shorter than the
@@ -61,7 +65,8 @@ class CelcatClient:
                 mapping.PAGE: str(page),
                 mapping.PAGE_SIZE: str(self._page_size),
             }
-            answer = await self._get(path, timetable, query)
+            whole = page == 0 and not params and path in mapping.WHOLE_LISTS
+            answer = await self._get(path, timetable, query, missing_is_error=whole)
             if answer is None:
                 return collected
             rows, headers = answer
@@ -79,10 +84,16 @@ class CelcatClient:
         raise CelcatError(f"GET {path}: still not at the end after {MAX_PAGES} pages")
 
     async def _get(
-        self, path: str, timetable: int | None, params: dict[str, str]
+        self,
+        path: str,
+        timetable: int | None,
+        params: dict[str, str],
+        *,
+        missing_is_error: bool = False,
     ) -> tuple[Any, httpx.Headers] | None:
-        """The decoded body and the headers of a GET, or None for a 404. ``timetable``
-        None sends no ``TimetableId``: only ``GET /api/timetables`` may do without it."""
+        """The decoded body and the headers of a GET, or None for a 404 (unless
+        ``missing_is_error``). ``timetable`` None sends no ``TimetableId``: only
+        ``GET /api/timetables`` may do without it."""
         headers = {mapping.TIMETABLE_HEADER: str(timetable)} if timetable is not None else {}
 
         async def attempt() -> tuple[Any, httpx.Headers] | None:
@@ -94,6 +105,12 @@ class CelcatClient:
                 raise TransientError(f"GET {path}: {type(exc).__name__}") from None
             self._raise_for(path, response)
             if response.status_code == mapping.NO_ROWS:
+                if missing_is_error:
+                    raise CelcatError(
+                        f"GET {response.request.url.path}: HTTP 404 on a list read without a "
+                        "filter, which never answers 404 for being empty: is the tenant's "
+                        "CELCAT url right?"
+                    )
                 return None
             try:
                 return response.json(), response.headers

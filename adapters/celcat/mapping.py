@@ -39,7 +39,8 @@ PAGE, PAGE_SIZE = "page", "pageSize"
 PAGINATION_HEADER = "Pagination"
 TOTAL_PAGES = "TotalPages"
 NO_ROWS = 404
-"""A 404 on a list is an empty list, not an error."""
+"""A 404 on a filtered list (the events of a day, an event's assignments) is an empty
+list, not an error."""
 
 # Resources [seen paths] (docs/celcat-webapi.md, "Resources")
 TIMETABLES = "/api/timetables"
@@ -54,6 +55,12 @@ STAFF = "/api/staff"
 ROOMS = "/api/rooms"
 GROUPS = "/api/groups"
 MEMBERSHIPS = "/api/student-membership"
+WHOLE_LISTS = frozenset({TIMETABLES, CATEGORIES, STUDENTS, STAFF, ROOMS, GROUPS, MEMBERSHIPS})
+"""The lists read without a filter. [assumed] (docs/celcat-webapi.md, "Paging"): only an
+empty *filtered* list is seen to answer 404. A 404 on the first page of one of these
+says the URL is wrong (a ``url`` one folder off) or the timetable named is gone: it
+fails the call, for reading it as "no rows" would delete every sheet. A 404 on a later
+page still ends the list."""
 
 
 class Malformed(ValueError):

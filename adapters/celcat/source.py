@@ -14,8 +14,11 @@ instructors come out sorted by CELCAT id, and an id listed twice with different 
 is not guessed at (docs/celcat-webapi.md, "What the code does not rely on").
 
 What cannot be read is reported and skipped: a broken record costs that record, a failed
-call the objects it was about. Only refused credentials, reference data that cannot be
-read at all, or no timetable to read, stop the run.
+call the objects it was about, and neither is taken for a deletion (an unreadable session
+is skipped with ``keep``: its sheet stays). Only refused credentials, reference data that
+cannot be read at all (a 404 on a list read without a filter included), no timetable to
+read, or occurrences listed in the window of which none could be read, stop the run:
+each would otherwise read as "every course removed".
 """
 
 from __future__ import annotations
@@ -84,6 +87,18 @@ class _Run:
     ctx: RunContext
     directory: Directory
     reported: set[str] = field(default_factory=set)
+    listed: int = 0
+    """Occurrences CELCAT listed in the window (rows of the days' event lists)."""
+    misread: int = 0
+    """Of those, the ones whose fields could not be read (in themselves or their
+    assignments). Not an event listed twice differently, nor one naming a staff member
+    the staff list lacks: those are readable, only wrong (their sheets are kept all the
+    same)."""
+    first_problem: str = ""
+
+    def unreadable(self, detail: str, rows: int = 1) -> None:
+        self.misread += rows
+        self.first_problem = self.first_problem or detail
 
     def known(self, kind: str, table: Mapping[int, T], id_: int) -> T | None:
         """``table[id_]``; an assigned id missing from CELCAT's list is reported once."""
@@ -147,6 +162,13 @@ class CelcatSource:
                     )
                     if session is not None:
                         yield session
+        if run.listed and run.misread >= run.listed:
+            # Every event renamed its fields, say: a misread, not an emptied timetable.
+            raise RunFailed(
+                SERVICE,
+                f"CELCAT listed {run.listed} occurrence(s) in the window and none could be "
+                f"read, so nothing is changed or deleted; the first problem: {run.first_problem}",
+            )
 
     # Reference data: without it nothing can be judged, so failing to read it fails the run.
 
@@ -293,23 +315,30 @@ class CelcatSource:
             try:
                 parsed.append(mapping.parse_occurrence(raw, run.ctx.timezone))
             except Malformed as exc:
+                # Unread is not gone: its sheet is kept (by key; without one, every sheet).
                 event = mapping.event_id_of(raw)
                 key = None if event is None else _key(timetable, event, day)
+                run.unreadable(f"event {event} on {day}: {exc}")
                 run.ctx.report.skip(
                     "session",
                     Reason.MALFORMED_RECORD,
                     key=key,
                     ids={**ids, "event": str(event)},
                     detail=str(exc),
+                    keep=True,
                 )
         kept, conflicting = _unique(parsed, lambda o: o.event_id)
+        # Identical copies of one occurrence count once.
+        run.listed += len(rows) - (len(parsed) - len(kept) - sum(conflicting.values()))
         for event, copies in conflicting.items():
+            detail = f"event {event} is listed {copies} times on {day}, differently"
             run.ctx.report.skip(
                 "session",
                 Reason.MALFORMED_RECORD,
                 key=_key(timetable, event, day),
                 ids={**ids, "event": str(event)},
-                detail=f"event {event} is listed {copies} times on {day}, differently",
+                detail=detail,
+                keep=True,
             )
         return list(kept.values())
 
@@ -367,19 +396,22 @@ class CelcatSource:
                     "session", Reason.SERVER_ERROR, key=key, ids=ids, detail=assigned.detail
                 )
             else:
+                run.unreadable(f"event {occurrence.event_id}: {assigned.detail}")
                 run.ctx.report.skip(
-                    "session", Reason.MALFORMED_RECORD, key=key, ids=ids, detail=assigned.detail
+                    "session",
+                    Reason.MALFORMED_RECORD,
+                    key=key,
+                    ids=ids,
+                    detail=assigned.detail,
+                    keep=True,
                 )
             return None
         directory = run.directory
         unknown_staff = [s for s in assigned.staff if s not in directory.staff]
         if unknown_staff:
+            detail = f"staff {unknown_staff[0]} is assigned but not in CELCAT's staff list"
             run.ctx.report.skip(
-                "session",
-                Reason.MALFORMED_RECORD,
-                key=key,
-                ids=ids,
-                detail=f"staff {unknown_staff[0]} is assigned but not in CELCAT's staff list",
+                "session", Reason.MALFORMED_RECORD, key=key, ids=ids, detail=detail, keep=True
             )
             return None
         # Sorted by CELCAT id: the order assignments are listed in is no change to a sheet.
