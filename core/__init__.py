@@ -5,7 +5,7 @@ sources, sinks, transformers or pipelines, listed in the ``passerelle.plugins``
 entry-point group of its package.
 """
 
-from core.context import RunContext, Window
+from core.context import DeletionGuard, RunContext, Window
 from core.errors import (
     ConfigError,
     CredentialsRefused,
@@ -45,6 +45,7 @@ __all__ = [
     "Change",
     "ConfigError",
     "CredentialsRefused",
+    "DeletionGuard",
     "DemoServer",
     "DemoSettings",
     "Event",

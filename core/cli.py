@@ -6,6 +6,7 @@ usage or configuration, 3 the run failed as a whole.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from core.console import (
     schedule_table,
 )
 from core.demo import run_demo
-from core.errors import ConfigError, RunFailed
+from core.errors import AlreadyRunning, AnotherWorker, ConfigError, RunFailed
 from core.logs import configure_logging, mask_secrets
 from core.plugins import Registry, default_registry
 from core.protocols import Setup
@@ -112,6 +113,12 @@ def _config_errors_exit() -> Iterator[None]:
         yield
     except ConfigError as exc:
         make_console(stderr=True).print(f"[red]configuration error[/red]\n{exc}", markup=True)
+        _exit(EXIT_USAGE)
+    except AlreadyRunning as exc:  # nothing was started: another run holds the tenant
+        make_console(stderr=True).print(f"refused: {exc}", markup=False, highlight=False)
+        _exit(EXIT_FAILED)
+    except AnotherWorker as exc:  # a second worker on one SQLite store: a usage mistake
+        make_console(stderr=True).print(f"refused: {exc}", markup=False, highlight=False)
         _exit(EXIT_USAGE)
 
 
@@ -197,6 +204,13 @@ def sync(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the report as one JSON document.")
     ] = False,
+    allow_mass_deletion: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-deletion",
+            help="Confirm, for this run, deletions the tenant's deletion guard would stop.",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Run one tenant's pipeline now, in the foreground, with progress."""
@@ -206,7 +220,17 @@ def sync(
         tenant_config = loaded.tenant(tenant)
         if now is not None and now.tzinfo is None:
             now = now.replace(tzinfo=tenant_config.timezone)
-        report = anyio.run(_sync, loaded, registry, tenant, pipeline, now, dry_run, not as_json)
+        report = anyio.run(
+            _sync,
+            loaded,
+            registry,
+            tenant,
+            pipeline,
+            now,
+            dry_run,
+            not as_json,
+            allow_mass_deletion,
+        )
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
@@ -222,13 +246,23 @@ async def _sync(
     now: datetime | None,
     dry_run: bool,
     progress: bool,
+    allow_mass_deletion: bool = False,
 ) -> RunReport:
     console = make_console()
     async with open_state(config.worker.state_url, read_only=dry_run) as store:
+        run = functools.partial(
+            run_tenant,
+            config,
+            registry,
+            store,
+            tenant,
+            pipeline,
+            now=now,
+            dry_run=dry_run,
+            allow_mass_deletion=allow_mass_deletion,
+        )
         if not (progress and console.is_terminal):
-            return await run_tenant(
-                config, registry, store, tenant, pipeline, now=now, dry_run=dry_run
-            )
+            return await run()
         with Live(console=console, transient=True, auto_refresh=False) as live:
             builders: list[ReportBuilder] = []
             async with anyio.create_task_group() as tg:
@@ -240,16 +274,7 @@ async def _sync(
                         await anyio.sleep(0.25)
 
                 tg.start_soon(refresh)
-                report = await run_tenant(
-                    config,
-                    registry,
-                    store,
-                    tenant,
-                    pipeline,
-                    now=now,
-                    dry_run=dry_run,
-                    on_start=builders.append,
-                )
+                report = await run(on_start=builders.append)
                 tg.cancel_scope.cancel()
         return report
 
@@ -298,7 +323,8 @@ def run(config: ConfigOption = None) -> None:
             raise ConfigErrors(fatal)
     for problem in loaded.problems:
         logger.error("tenant disabled: {}", problem)
-    anyio.run(serve_worker, loaded, registry, config)
+    with _config_errors_exit():
+        anyio.run(serve_worker, loaded, registry, config)
 
 
 @app.command()

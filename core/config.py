@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -46,6 +47,9 @@ class WorkerConfig(BaseModel):
     shutdown_timeout_seconds: float = Field(60, ge=0)
     health_address: str | None = None
     stalled_after_seconds: float = Field(60, gt=0)
+    lock_wait_seconds: float = Field(0, ge=0)
+    """How long a run waits for another run of its tenant pipeline to end before it
+    refuses (see ``StateStore.run_lock``); 0: it refuses at once."""
 
     @property
     def coordinated(self) -> bool:
@@ -72,6 +76,14 @@ class TenantSettings(BaseModel):
     horizon_days: int = Field(14, ge=1, le=90)
     plugins: tuple[str, ...] = ()
     concurrency: int = Field(4, ge=1, le=64)
+    max_deletion_share: float = Field(0.3, ge=0, le=1)
+    """The deletion guard: a run deleting more than this share of the connector's sheets
+    in the window (and more than ``deletion_guard_floor``) deletes none."""
+    deletion_guard_floor: int = Field(5, ge=0)
+    """At or below this many deletions in one run, the guard never trips."""
+    allow_mass_deletion: bool = False
+    """Lifts the deletion guard for every run of the tenant (``--allow-mass-deletion``: one
+    run)."""
 
     @field_validator("timezone")
     @classmethod
@@ -102,6 +114,8 @@ class TenantConfig:
     sections: dict[str, PluginOptions]
     source: str
     sink: str
+    shared: bool = False
+    """Another tenant's sink writes to the same target (see ``_shared``)."""
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -169,7 +183,23 @@ def load_config(path: Path | None, registry: Registry) -> Config:
         except ConfigError as exc:
             problems.append(exc)
     secrets += [s for t in tenants.values() for o in t.sections.values() for s in o.secrets()]
-    return Config(path, worker, tenants, problems, secrets)
+    return Config(path, worker, _shared(tenants, registry), problems, secrets)
+
+
+def _shared(tenants: dict[str, TenantConfig], registry: Registry) -> dict[str, TenantConfig]:
+    """Marks the tenants whose sink writes where another valid tenant's does (the same
+    ``SinkSpec.target``): their sinks must keep each tenant to its own objects."""
+    targets: dict[str, str] = {}
+    for name, tenant in tenants.items():
+        spec = registry.sinks[tenant.sink]
+        target = spec.target(tenant.sections[tenant.sink]) if spec.target else None
+        if target is not None:
+            targets[name] = f"{spec.name}:{target}"
+    counts = Counter(targets.values())
+    return {
+        name: replace(tenant, shared=counts[targets[name]] > 1) if name in targets else tenant
+        for name, tenant in tenants.items()
+    }
 
 
 def _raw_secrets(table: dict[str, Any], registry: Registry) -> list[str]:

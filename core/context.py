@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
+from core.reasons import Reason
 from core.report import ReportBuilder
 
 if TYPE_CHECKING:
@@ -48,6 +49,25 @@ class Window:
 
 
 @dataclass(frozen=True, slots=True)
+class DeletionGuard:
+    """How many deletions one run may make on its own (like ``rsync --max-delete``).
+
+    A run that would delete more than ``max_share`` of the connector's objects of a kind
+    in the window, and more than ``floor`` of them, deletes none: a source misread as
+    "nothing" must not empty the target. ``allowed`` (an integrator's confirmation)
+    lifts it."""
+
+    max_share: float = 0.3
+    floor: int = 5
+    allowed: bool = False
+
+    def trips(self, would_delete: int, held: int) -> bool:
+        return (
+            not self.allowed and would_delete > self.floor and would_delete > self.max_share * held
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class RunContext:
     tenant: str
     pipeline: str
@@ -58,6 +78,26 @@ class RunContext:
     dry_run: bool
     report: ReportBuilder
     state: TenantState
+    deletion_guard: DeletionGuard = DeletionGuard()
+
+    def may_delete(self, kind: str, would_delete: int, held: int) -> bool:
+        """Whether a sink may delete ``would_delete`` of the ``held`` objects of ``kind`` it
+        holds in the window. When not, it deletes none of them, and the run reports one
+        failed ``deletions_guarded`` event with the counts (the run ends ``partial``); a
+        dry run gives the same verdict."""
+        guard = self.deletion_guard
+        if not guard.trips(would_delete, held):
+            return True
+        self.report.fail(
+            kind,
+            Reason.DELETIONS_GUARDED,
+            ids={"would_delete": str(would_delete), "held": str(held)},
+            detail=f"this run would delete {would_delete} of the {held} {kind}(s) the "
+            f"connector holds in the window, more than {guard.max_share:.0%} and more than "
+            f"{guard.floor}: none was deleted. If the source really dropped them, confirm "
+            "with `passerelle sync TENANT --allow-mass-deletion` (or allow_mass_deletion)",
+        )
+        return False
 
     @property
     def log(self) -> Logger:

@@ -29,3 +29,4 @@ class Reason(enum.StrEnum):
     WRITE_REFUSED = "write_refused"
     SERVER_ERROR = "server_error"
     UNEXPECTED_ERROR = "unexpected_error"
+    DELETIONS_GUARDED = "deletions_guarded"

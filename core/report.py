@@ -138,8 +138,15 @@ class ReportBuilder:
         key: str | None = None,
         ids: dict[str, str] | None = None,
         detail: str = "",
+        keep: bool = False,
     ) -> None:
-        """A rule said no: the object is left out, and the run is still ``ok``."""
+        """A rule said no: the object is left out, and the run is still ``ok``.
+
+        ``keep``: the source could not read the object (a malformed record), so it is not
+        known to be gone: its ``key`` is protected like a failed one (``failed_keys``), and
+        without a key the run is no longer ``complete``; the run stays ``ok``."""
+        if keep:
+            self._protect(key)
         self._add("skipped", kind, reason, key, ids, detail)
 
     def fail(
@@ -153,15 +160,19 @@ class ReportBuilder:
     ) -> None:
         """Something broke. Without a ``key``, the failure may hide objects that still
         exist at the source, so the run is no longer ``complete``."""
+        self._protect(key)
+        self._add("failed", kind, reason, key, ids, detail)
+
+    def _protect(self, key: str | None) -> None:
         if key is None:
             self._complete = False
         else:
             self._failed_keys.add(key)
-        self._add("failed", kind, reason, key, ids, detail)
 
     @property
     def failed_keys(self) -> frozenset[str]:
-        """Keys of objects that failed: a sink must not take their absence for a deletion."""
+        """Keys of objects that failed, or were skipped with ``keep`` (unreadable): a sink
+        must not take their absence for a deletion."""
         return frozenset(self._failed_keys)
 
     @property

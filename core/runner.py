@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
 
 import anyio
 
 from core.config import Config, TenantConfig
-from core.context import RunContext, Window
+from core.context import DeletionGuard, RunContext, Window
 from core.engine import run_pipeline
 from core.errors import ConfigError, RunFailed
 from core.plugins import Registry
@@ -54,6 +55,7 @@ def plan_for(tenant: TenantConfig, pipeline: str, registry: Registry) -> TenantP
         transformers=transformers,
         options=tenant.sections[spec.section] if spec.optional else spec.options(),
         concurrency=tenant.settings.concurrency,
+        shared=tenant.shared,
     )
 
 
@@ -68,18 +70,62 @@ async def run_tenant(
     dry_run: bool = False,
     clock: Clock = utc_now,
     on_start: Callable[[ReportBuilder], None] | None = None,
+    allow_mass_deletion: bool = False,
 ) -> RunReport:
-    """Run once and return the report, stored unless ``dry_run``.
+    """Run once and return the report, stored unless ``dry_run``. ``allow_mass_deletion``
+    lifts the tenant's deletion guard for this run.
 
-    Raises ``ConfigError`` before anything is contacted; every other failure ends up in
-    the report's outcome.
+    A run that writes holds its tenant pipeline's run lock (``StateStore.run_lock``) from
+    start to stored report: at most one such run at a time, across processes. A dry run,
+    which writes nothing, takes no lock and is never held up.
+
+    Raises ``ConfigError`` before anything is contacted, and ``AlreadyRunning`` if another
+    run holds the tenant pipeline after ``worker.lock_wait_seconds`` (nothing was started
+    then, nor reported); every other failure ends up in the report's outcome.
     """
     tenant = config.tenant(tenant_name)
     plan = plan_for(tenant, pipeline, registry)
+    run_id = uuid.uuid4().hex[:16]
+    lock: AbstractAsyncContextManager[None] = (
+        nullcontext()
+        if dry_run
+        else store.run_lock(
+            tenant.name, pipeline, run_id=run_id, wait=config.worker.lock_wait_seconds
+        )
+    )
+    async with lock:
+        return await _run(
+            registry,
+            store,
+            tenant,
+            plan,
+            pipeline,
+            run_id,
+            now=now,
+            dry_run=dry_run,
+            clock=clock,
+            on_start=on_start,
+            allow_mass_deletion=allow_mass_deletion,
+        )
+
+
+async def _run(
+    registry: Registry,
+    store: StateStore,
+    tenant: TenantConfig,
+    plan: TenantPlan,
+    pipeline: str,
+    run_id: str,
+    *,
+    now: datetime | None,
+    dry_run: bool,
+    clock: Clock,
+    on_start: Callable[[ReportBuilder], None] | None,
+    allow_mass_deletion: bool,
+) -> RunReport:
     spec = registry.pipelines[pipeline]
     started = clock()
     run_now = now or started
-    run_id = uuid.uuid4().hex[:16]
     report = RunReport(
         run_id=run_id, tenant=tenant.name, pipeline=pipeline, started_at=started, dry_run=dry_run
     )
@@ -99,6 +145,11 @@ async def run_tenant(
         dry_run=dry_run,
         report=builder,
         state=store.for_tenant(tenant.name, dry_run=dry_run),
+        deletion_guard=DeletionGuard(
+            max_share=tenant.settings.max_deletion_share,
+            floor=tenant.settings.deletion_guard_floor,
+            allowed=allow_mass_deletion or tenant.settings.allow_mass_deletion,
+        ),
     )
     log = ctx.log
     registry.notify_run_started(tenant.name, pipeline, run_id)
