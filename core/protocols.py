@@ -46,6 +46,9 @@ class Setup(Generic[O]):
     timezone: ZoneInfo
     options: O
     meter: CallMeter = _ignore_call
+    shared: bool = False
+    """The tenant's sink target is also another tenant's (``SinkSpec.target``): the sink
+    must tell its own objects from theirs."""
 
 
 class Source(Protocol[R_co]):
@@ -155,6 +158,9 @@ class SinkSpec:
     open: Callable[[Setup[Any]], AbstractAsyncContextManager[Sink[Any]]]
     attendance: Callable[[Setup[Any]], AbstractAsyncContextManager[Source[Any]]] | None = None
     demo: DemoFactory | None = None
+    target: Callable[[Any], str | None] | None = None
+    """What a tenant's options write to (e.g. one account), as a string holding no secret:
+    tenants whose targets are equal share it, and their sinks are opened ``shared``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +184,8 @@ class TenantPlan:
     transformers: Sequence[tuple[TransformerSpec, PluginOptions]] = field(default=())
     options: PluginOptions = field(default_factory=PluginOptions)
     concurrency: int = 4
+    shared: bool = False
+    """Another tenant's sink writes to the same target (``Setup.shared``)."""
 
 
 @dataclass(frozen=True, slots=True)

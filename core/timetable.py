@@ -54,7 +54,9 @@ async def open_timetable(plan: TenantPlan, meter: CallMeter) -> AsyncIterator[Pi
     ]
     async with (
         source_spec.open(Setup(plan.tenant, plan.timezone, source_options, meter)) as source,
-        sink_spec.open(Setup(plan.tenant, plan.timezone, sink_options, meter)) as sink,
+        sink_spec.open(
+            Setup(plan.tenant, plan.timezone, sink_options, meter, shared=plan.shared)
+        ) as sink,
     ):
         yield Pipeline(
             source, sink, [*session_rules(source_options), *extra], concurrency=plan.concurrency

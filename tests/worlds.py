@@ -61,11 +61,14 @@ class World:
     clock: FakeClock = field(default_factory=FakeClock)
     sink_options: dict[str, Any] = field(default_factory=dict)
     celcat_options: dict[str, Any] = field(default_factory=dict)
+    tenant: str = "acme"
+    shared: bool = False
+    """Another tenant writes to this world's school (``Setup.shared``)."""
 
     async def sync(
         self, *, now: datetime = NOW, dry_run: bool = False, store: StateStore | None = None
     ) -> RunReport:
-        ctx = context(store or self.store, now=now, dry_run=dry_run)
+        ctx = context(store or self.store, tenant=self.tenant, now=now, dry_run=dry_run)
         builder = ctx.report
         celcat = CelcatOptions.model_validate(
             {"url": "http://celcat", "api_code": "c", **self.celcat_options}
@@ -76,18 +79,19 @@ class World:
         async with (
             celcat_source(
                 celcat,
-                tenant="acme",
+                tenant=self.tenant,
                 meter=builder.call,
                 sleep=self.clock.sleep,
                 transport=httpx.ASGITransport(self.celcat.app),
             ) as source,
             edusign_sink(
                 edusign,
-                tenant="acme",
+                tenant=self.tenant,
                 meter=builder.call,
                 sleep=self.clock.sleep,
                 clock=self.clock,
                 transport=httpx.ASGITransport(self.edusign.app),
+                shared=self.shared,
             ) as sink,
         ):
             await run_pipeline(Pipeline(source, sink, session_rules(celcat), concurrency=4), ctx)

@@ -13,6 +13,7 @@ ones named below, and what a write other than a creation answers.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -23,6 +24,27 @@ API_TYPE = "passerelle"
 """Marks every resource this connector writes; only those are ever changed or deleted."""
 
 Kind = Literal["student", "professor", "group", "course"]
+
+# Ownership. A tenant alone on its Edusign school writes the source's external id as the
+# ``API_ID`` (``celcat:3:5120:2025-10-21``, as sync-rules.md shows). Tenants sharing a
+# school write it behind their name and an ``@``: ``acme@celcat:3:5120:2025-10-21``.
+# Still readable, and a tenant name (``[a-z0-9][a-z0-9_]*``, core/config.py) holds no
+# ``@``. Not a ``/``: the API_ID travels in get-id's URL path. Each tenant changes and
+# deletes only the records whose ``API_ID`` carries its own scope (``None``: unscoped).
+SCOPE_SEPARATOR = "@"
+_SCOPED = re.compile(r"^([a-z0-9][a-z0-9_]*)@(.+)$")
+
+
+def api_id(external_id: str, scope: str | None) -> str:
+    """The ``API_ID`` a tenant writes for one of its source's objects."""
+    return external_id if scope is None else f"{scope}{SCOPE_SEPARATOR}{external_id}"
+
+
+def owner(written: str) -> tuple[str | None, str]:
+    """Who wrote an ``API_ID`` (a tenant's scope, or None) and the source's external id."""
+    match = _SCOPED.match(written)
+    return (match[1], match[2]) if match else (None, written)
+
 
 # The envelope (docs/edusign-v1.md, "Transport") [seen]. A creation's ``result`` is
 # ``{"ID"}``, a get-id's ``{"id"}`` [seen]; a record names itself ``ID`` as in the PATCH
@@ -140,12 +162,12 @@ def course_state(raw: dict[str, Any]) -> CourseState:
     )
 
 
-def student_fields(person: Person) -> dict[str, Any]:
+def student_fields(person: Person, scope: str | None = None) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "FIRSTNAME": person.first_name,
         "LASTNAME": person.last_name,
         "EMAIL": person.email,
-        "API_ID": person.external_id,
+        "API_ID": api_id(person.external_id, scope),
         "API_TYPE": API_TYPE,
     }
     if person.phone:
@@ -153,12 +175,12 @@ def student_fields(person: Person) -> dict[str, Any]:
     return fields
 
 
-def professor_fields(person: Person) -> dict[str, Any]:
+def professor_fields(person: Person, scope: str | None = None) -> dict[str, Any]:
     return {
         "FIRSTNAME": person.first_name,
         "LASTNAME": person.last_name,
         "EMAIL": person.email,
-        "API_ID": person.external_id,
+        "API_ID": api_id(person.external_id, scope),
         "API_TYPE": API_TYPE,
     }
 
@@ -179,17 +201,17 @@ def person_body(
     return body
 
 
-def group_fields(group: Group, students: list[str]) -> dict[str, Any]:
+def group_fields(group: Group, students: list[str], scope: str | None = None) -> dict[str, Any]:
     return {
         "NAME": group.name,
         "STUDENTS": sorted(students),
-        "API_ID": group.external_id,
+        "API_ID": api_id(group.external_id, scope),
         "API_TYPE": API_TYPE,
     }
 
 
 def course_fields(
-    session: Session, professors: list[str], groups: list[str] | None
+    session: Session, professors: list[str], groups: list[str] | None, scope: str | None = None
 ) -> dict[str, Any]:
     """A sheet's content, students apart (they are added and removed one by one)."""
     fields: dict[str, Any] = {
@@ -198,7 +220,7 @@ def course_fields(
         "END": _instant(session.end),
         "CLASSROOM": ", ".join(session.rooms),
         "NEED_STUDENTS_SIGNATURE": True,
-        "API_ID": session.external_id,
+        "API_ID": api_id(session.external_id, scope),
         "API_TYPE": API_TYPE,
     }
     for n, professor in enumerate(professors, start=1):

@@ -83,18 +83,33 @@ async def edusign_sink(
     transport: httpx.AsyncBaseTransport | None = None,
     sleep: Sleep = anyio.sleep,
     clock: Callable[[], float] | None = None,
+    shared: bool = False,
 ) -> AsyncIterator[EdusignSink]:
-    """A sink for one tenant; tests hand it the sandbox's transport, a clock and a sleep."""
+    """A sink for one tenant; tests hand it the sandbox's transport, a clock and a sleep.
+    ``shared``: other tenants write to the same school (see ``mapping.api_id``)."""
     async with _client(options, tenant, meter, transport, sleep, clock) as client:
         yield EdusignSink(
-            client, send_credentials=options.send_credentials, sync_groups=options.sync_groups
+            client,
+            send_credentials=options.send_credentials,
+            sync_groups=options.sync_groups,
+            tenant=tenant,
+            shared=shared,
         )
 
 
 @asynccontextmanager
 async def open_sink(setup: Setup[EdusignOptions]) -> AsyncIterator[EdusignSink]:
-    async with edusign_sink(setup.options, tenant=setup.tenant, meter=setup.meter) as sink:
+    async with edusign_sink(
+        setup.options, tenant=setup.tenant, meter=setup.meter, shared=setup.shared
+    ) as sink:
         yield sink
+
+
+def school_of(options: EdusignOptions) -> str:
+    """The school a tenant writes to: its server and API key (as a digest, never the key).
+    Tenants with the same school are opened ``shared`` (``SinkSpec.target``)."""
+    key = hashlib.sha256(options.api_key.get_secret_value().encode()).hexdigest()
+    return f"{options.url.rstrip('/').casefold()} {key}"
 
 
 @asynccontextmanager
@@ -127,5 +142,6 @@ def passerelle_register_sinks(register: Callable[[SinkSpec], None]) -> None:
             open=open_sink,
             attendance=open_attendance,
             demo=edusign_demo,
+            target=school_of,
         )
     )

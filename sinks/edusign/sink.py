@@ -13,6 +13,14 @@ over it deletes the sheets whose session vanished. What it decides from:
   made by hand with a CELCAT person's email is put on the sheets as is
   (``person_not_managed``); a sheet that is locked, started or signed is left alone
   (``sheet_locked``).
+- Of those, only the tenant's own: tenants sharing a school write ``API_ID``s scoped with
+  their name (``mapping.api_id``), and each lists, adopts, changes and deletes only records
+  of its scope. A person another tenant wrote is put on the sheets as is
+  (``person_not_managed``). Objects the state store knows are the tenant's whatever their
+  ``API_ID`` says, unless another tenant's scope: that is how a tenant that becomes shared
+  (or alone again) moves its ``API_ID``s to the new form, by an update.
+- Two of the tenant's records with one ``API_ID`` (``duplicate_in_edusign``), seen when a
+  list is read: one is kept, an extra sheet deleted if nothing was done on it yet.
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ from sinks.edusign.changes import field_changes, student_changes
 from sinks.edusign.client import AlreadyExists, EdusignClient, EdusignError, NotFound
 
 DELETE_CONCURRENCY = 4
+DUPLICATE_IN_EDUSIGN = "duplicate_in_edusign"
+"""Reason code: two of the tenant's records in Edusign hold one ``API_ID``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +61,25 @@ class Index:
     """The connector's earlier writes of one kind, as Edusign lists them."""
 
     by_api_id: dict[str, mapping.Remote] = field(default_factory=dict)
+    """The tenant's own records, by external id (its ``API_ID`` without the scope)."""
     by_email: dict[str, mapping.Remote] = field(default_factory=dict)
+    duplicates: dict[str, list[mapping.Remote]] = field(default_factory=dict)
+    """External ids held by more than one of the tenant's records: all of them, by id."""
 
 
 class EdusignSink:
-    def __init__(self, client: EdusignClient, *, send_credentials: bool, sync_groups: bool) -> None:
+    def __init__(
+        self,
+        client: EdusignClient,
+        *,
+        send_credentials: bool,
+        sync_groups: bool,
+        tenant: str = "",
+        shared: bool = False,
+    ) -> None:
         self._client = client
+        self._tenant = tenant
+        self._scope = tenant if shared else None
         self._send_credentials = send_credentials
         self._sync_groups = sync_groups
         self._state: Once[str, dict[str, Synced]] = Once()
@@ -66,6 +89,7 @@ class EdusignSink:
         self._group_records: dict[str, Group] = {}
         self._seen: set[str] = set()
         self._not_managed: set[str] = set()
+        self._duplicates_seen: set[tuple[str, str]] = set()
 
     async def check(self) -> list[str]:
         school = await self._client.call("GET", mapping.SCHOOL)
@@ -89,7 +113,7 @@ class EdusignSink:
         groups = None
         if self._sync_groups:
             groups = [g for g in [await self._group(ctx, g) for g in record.groups] if g]
-        fields = mapping.course_fields(record, [p for p in professors if p], groups)
+        fields = mapping.course_fields(record, [p for p in professors if p], groups, self._scope)
         sheet = _Sheet(record, fields, sorted(students))
         try:
             await self._sheet(ctx, sheet)
@@ -122,7 +146,7 @@ class EdusignSink:
         key = sheet.session.external_id
         if not ctx.dry_run:
             body = mapping.course_create_body(sheet.fields, sheet.students)
-            remote_id = await self._client.create("course", body, key)
+            remote_id = await self._client.create("course", body, self._api_id(key))
             await self._remember(ctx, "session", key, sheet.synced(remote_id))
         self._acted(ctx, "created", sheet.session)
 
@@ -135,6 +159,12 @@ class EdusignSink:
             current = await self._client.call("GET", mapping.path("course", known.remote_id))
         except NotFound:
             # Deleted in Edusign meanwhile: the session still wants a sheet.
+            await self._forget(ctx, "session", key)
+            await self._create_sheet(ctx, sheet)
+            return
+        if isinstance(current, dict) and self._foreign(current.get("API_ID")):
+            # Another tenant's sheet (two stores adopted one sheet before API_IDs were
+            # scoped): it stays theirs; this session gets a sheet of its own.
             await self._forget(ctx, "session", key)
             await self._create_sheet(ctx, sheet)
             return
@@ -214,6 +244,18 @@ class EdusignSink:
                 "until a run reads everything in scope",
             )
             return
+        # The guard counts the sheets held in the window before this run's writes (what
+        # _vanished starts from, the ones it keeps included), so a dry run, which records
+        # nothing, judges as the run would.
+        stored = await self._stored(ctx, "session")
+        indexed = self._indexes.known().get("course")
+        held = {k for k, synced in stored.items() if _day(synced) in ctx.window} | set(gone)
+        if indexed is not None:
+            held |= indexed.by_api_id.keys() & (self._seen | ctx.report.failed_keys)
+        actions = ctx.report.report.actions
+        held -= {a.key for a in actions if a.kind == "session" and a.action == "created"}
+        if not ctx.may_delete("session", len(gone), len(held)):
+            return
         limiter = anyio.CapacityLimiter(DELETE_CONCURRENCY)
 
         async def delete(key: str, remote_id: str) -> None:
@@ -225,7 +267,10 @@ class EdusignSink:
                 tg.start_soon(delete, key, remote_id)
 
     async def _vanished(self, ctx: RunContext) -> dict[str, str]:
-        """The connector's sheets in the window whose session did not come this run."""
+        """The connector's sheets in the window whose session did not come this run.
+
+        Duplicates found in this run's lists are settled first (``_duplicates``)."""
+        await self._duplicates(ctx)
         keep = self._seen | ctx.report.failed_keys
         stored = await self._stored(ctx, "session")
         gone = {
@@ -238,6 +283,59 @@ class EdusignSink:
                 if key not in keep and key not in stored:
                     gone[key] = found.id
         return gone
+
+    async def _duplicates(self, ctx: RunContext) -> None:
+        """Reports, once per API_ID, each of the tenant's objects held by several records
+        in the lists read this run. Of sheets, the one the store knows (else the lowest
+        id) is kept and each other deleted if unsigned, unlocked and not started; people
+        and groups are only reported (deleting one would lose its history)."""
+        for kind, index in sorted(self._indexes.known().items()):
+            for key, copies in sorted(index.duplicates.items()):
+                if (kind, key) in self._duplicates_seen:
+                    continue
+                self._duplicates_seen.add((kind, key))
+                ids = [c.id for c in copies]
+                stored = await self._stored(ctx, _state_kind(kind))
+                known = stored[key].remote_id if key in stored else None
+                kept = known if known in ids else ids[0]
+                extras = [i for i in ids if i != kept]
+                outcome = (
+                    [await self._delete_duplicate(ctx, key, extra) for extra in extras]
+                    if kind == "course"
+                    else [f"{extra} kept (people and groups are never deleted)" for extra in extras]
+                )
+                ctx.report.skip(
+                    _state_kind(kind),
+                    DUPLICATE_IN_EDUSIGN,
+                    key=key,
+                    ids={"kept": kept, "duplicates": ", ".join(extras)},
+                    detail=f"{len(ids)} {kind} records hold API_ID {copies[0].api_id}: "
+                    f"{kept} is kept; " + "; ".join(outcome),
+                )
+
+    async def _delete_duplicate(self, ctx: RunContext, key: str, remote_id: str) -> str:
+        """Deletes an extra sheet unless something was done on it; says what became of it."""
+        try:
+            current = await self._client.call("GET", mapping.path("course", remote_id))
+            state = mapping.course_state(current)
+            start = _moment(current.get("START"), ctx) if isinstance(current, dict) else None
+            if state.locked or state.signed or start is None or start <= ctx.now:
+                why = "locked" if state.locked else "signed" if state.signed else "started"
+                return f"{remote_id} kept: {why}"
+            if not ctx.dry_run:
+                await self._client.call("DELETE", mapping.path("course", remote_id))
+        except NotFound:
+            return f"{remote_id} already gone"
+        except (EdusignError, TransientError) as exc:
+            ctx.report.fail(
+                "session",
+                Reason.WRITE_REFUSED if isinstance(exc, EdusignError) else Reason.SERVER_ERROR,
+                key=key,
+                detail=f"delete duplicate {remote_id}: {exc}",
+            )
+            return f"{remote_id} could not be deleted"
+        ctx.report.acted("session", "deleted", key=key, **_described(current, ctx))
+        return f"{remote_id} deleted"
 
     async def _delete(self, ctx: RunContext, key: str, remote_id: str) -> None:
         current: Any = None
@@ -284,9 +382,9 @@ class EdusignSink:
     async def _ensure(self, ctx: RunContext, person: Person) -> str | None:
         kind: mapping.Kind = "student" if person.kind is PersonKind.STUDENT else "professor"
         fields = (
-            mapping.student_fields(person)
+            mapping.student_fields(person, self._scope)
             if kind == "student"
-            else mapping.professor_fields(person)
+            else mapping.professor_fields(person, self._scope)
         )
         wanted = fingerprint(fields)
         try:
@@ -296,7 +394,7 @@ class EdusignSink:
             if known is None:
                 return await self._create_person(ctx, kind, person, fields, wanted)
             if not known.data.get("managed", True):
-                self._report_not_managed(ctx, person)
+                self._report_not_managed(ctx, person, known)
             elif known.fingerprint != wanted:
                 await self._update_person(ctx, kind, person, fields, known)
             else:
@@ -325,8 +423,9 @@ class EdusignSink:
     async def _adopt(
         self, ctx: RunContext, person: Person, found: mapping.Remote, fields: dict[str, Any]
     ) -> Synced:
-        if not found.ours:
-            synced = Synced(found.id, "", {"managed": False})
+        if not found.ours or not self._owns(found.api_id):
+            # Made by hand, or by another tenant of this school: linked, never modified.
+            synced = Synced(found.id, "", {"managed": False, "api_id": found.api_id})
         else:
             # What Edusign holds, so that an unchanged person is not rewritten.
             synced = _written(found.id, {k: found.content.get(k) for k in fields})
@@ -346,7 +445,7 @@ class EdusignSink:
             self._person_acted(ctx, "created", person)
             return f"(new {person.external_id})"
         try:
-            remote_id = await self._client.create(kind, body, person.external_id)
+            remote_id = await self._client.create(kind, body, self._api_id(person.external_id))
         except EdusignError:
             # Refused: most likely the email is taken (by hand since the list was read, or
             # archived, which lists leave out). Only the professors' refusal is worded in
@@ -356,7 +455,7 @@ class EdusignSink:
                 raise
             synced = await self._adopt(ctx, person, mapping.remote(raw), fields)
             if not synced.data.get("managed", True):
-                self._report_not_managed(ctx, person)
+                self._report_not_managed(ctx, person, synced)
             elif synced.fingerprint != wanted:
                 await self._update_person(ctx, kind, person, fields, synced)
             return synced.remote_id
@@ -398,15 +497,20 @@ class EdusignSink:
             person.kind.value, action, key=person.external_id, name=name, changes=changes
         )
 
-    def _report_not_managed(self, ctx: RunContext, person: Person) -> None:
+    def _report_not_managed(self, ctx: RunContext, person: Person, known: Synced) -> None:
         if person.external_id not in self._not_managed:
             self._not_managed.add(person.external_id)
+            written = known.data.get("api_id")
+            by = (
+                f"was written by another tenant of this Edusign school (API_ID {written})"
+                if isinstance(written, str)
+                else "was made by hand in Edusign"
+            )
             ctx.report.skip(
                 person.kind.value,
                 Reason.PERSON_NOT_MANAGED,
                 key=person.external_id,
-                detail=f"{person.email} was made by hand in Edusign: put on the "
-                "sheets as is, never modified",
+                detail=f"{person.email} {by}: put on the sheets as is, never modified",
             )
 
     # Groups
@@ -427,7 +531,7 @@ class EdusignSink:
         return None
 
     async def _write_group(self, ctx: RunContext, group: Group) -> str:
-        fields = mapping.group_fields(group, await self._members(ctx, group))
+        fields = mapping.group_fields(group, await self._members(ctx, group), self._scope)
         wanted = fingerprint(fields)
         known = (await self._stored(ctx, "group")).get(group.external_id)
         if known is None:
@@ -438,7 +542,9 @@ class EdusignSink:
             if ctx.dry_run:
                 self._group_acted(ctx, "created", group)
                 return f"(new {group.external_id})"
-            remote_id = await self._client.create("group", {"group": fields}, group.external_id)
+            remote_id = await self._client.create(
+                "group", {"group": fields}, self._api_id(group.external_id)
+            )
             await self._remember(ctx, "group", group.external_id, _written(remote_id, fields))
             self._group_acted(ctx, "created", group)
             return remote_id
@@ -484,7 +590,7 @@ class EdusignSink:
             if remote_id is None or ctx.dry_run:
                 continue
             group = self._group_records[key]
-            fields = mapping.group_fields(group, await self._members(ctx, group))
+            fields = mapping.group_fields(group, await self._members(ctx, group), self._scope)
             known = (await self._stored(ctx, "group")).get(key)
             if known is not None and known.fingerprint != fingerprint(fields):
                 await self._ensure_group(ctx, group)
@@ -502,6 +608,23 @@ class EdusignSink:
         await ctx.state.forget(kind, key)
         (await self._stored(ctx, kind)).pop(key, None)
 
+    def _api_id(self, external_id: str) -> str:
+        return mapping.api_id(external_id, self._scope)
+
+    def _owns(self, api_id: Any) -> bool:
+        """Whether an ``API_ID`` is this tenant's: of its scope; unscoped, only when the
+        tenant is alone on its school (it then also owns what it wrote while shared)."""
+        if not isinstance(api_id, str):
+            return False
+        scope, _ = mapping.owner(api_id)
+        return scope == self._tenant or (scope is None and self._scope is None)
+
+    def _foreign(self, api_id: Any) -> bool:
+        """Whether an ``API_ID`` carries another tenant's scope. What the store knows is
+        the tenant's own unless so (an unscoped one is its own from before it shared)."""
+        scope = mapping.owner(api_id)[0] if isinstance(api_id, str) else None
+        return scope is not None and scope != self._tenant
+
     async def _index(self, ctx: RunContext, kind: mapping.Kind) -> Index:
         return await self._indexes.get(kind, lambda: self._load_index(ctx, kind))
 
@@ -516,8 +639,11 @@ class EdusignSink:
         # Lists come in no promised order: should two records share an API_ID or an email,
         # the one with the lowest Edusign id is taken, whatever the order of this run.
         for found in sorted(map(mapping.remote, rows), key=lambda r: r.id):
-            if found.ours and found.api_id:
-                index.by_api_id.setdefault(found.api_id, found)
+            if found.ours and found.api_id and self._owns(found.api_id):
+                _, key = mapping.owner(found.api_id)
+                first = index.by_api_id.setdefault(key, found)
+                if first is not found:
+                    index.duplicates.setdefault(key, [first]).append(found)
             if found.email:
                 index.by_email.setdefault(found.email, found)
         return index
@@ -578,6 +704,11 @@ def _moment(value: Any, ctx: RunContext) -> datetime | None:
 
 def _professors(fields: dict[str, Any]) -> int:
     return sum(1 for k, v in fields.items() if v and mapping.is_professor_slot(k))
+
+
+def _state_kind(kind: mapping.Kind) -> str:
+    """Where the state store keeps an Edusign kind, and what a report calls it."""
+    return {"course": "session", "professor": PersonKind.INSTRUCTOR.value}.get(kind, kind)
 
 
 def _day(synced: Synced) -> date | None:
