@@ -7,9 +7,10 @@ recreating anything; two records with one API_ID are reported and settled."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import date, time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -19,6 +20,9 @@ from core.plugins import load_registry
 from core.report import RunReport
 from core.runner import plan_for
 from core.state import open_state
+from sinks.edusign.client import EdusignClient
+from sinks.edusign.sink import EdusignSink
+from tests.doubles import context
 from tests.test_edusign_sink import valid_people
 from tests.worlds import World
 
@@ -248,3 +252,32 @@ def test_tenants_on_one_school_are_opened_shared(tmp_path: Path) -> None:
     assert not config.problems, config.problems
     shared = {n: plan_for(t, "timetable", registry).shared for n, t in config.tenants.items()}
     assert shared == {"acme": True, "beta": True, "gamma": False}
+
+
+class _Listing:
+    """An Edusign client whose paged list holds what it is given, repeats included."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+
+    async def pages(
+        self, kind: str, size: int, params: dict[str, str] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        for row in self.rows:
+            yield row
+
+
+async def test_one_record_listed_on_two_pages_is_no_duplicate(world: World) -> None:
+    """A list that moved while it was read can show one record on two pages: that is one
+    record, not two holding one API_ID (and never a reason to delete either)."""
+    await world.sync()
+    course = dict(min(world.ours("course"), key=lambda c: c["API_ID"]))
+    sink = EdusignSink(
+        cast(EdusignClient, _Listing([course, dict(course)])),
+        send_credentials=False,
+        sync_groups=False,
+    )
+    async with open_state("sqlite://") as empty:
+        index = await sink._load_index(context(empty), "course")
+    assert index.duplicates == {}
+    assert index.by_api_id[course["API_ID"]].id == course["ID"]

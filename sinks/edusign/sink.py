@@ -316,62 +316,61 @@ class EdusignSink:
     async def _delete_duplicate(self, ctx: RunContext, key: str, remote_id: str) -> str:
         """Deletes an extra sheet unless something was done on it; says what became of it."""
         try:
-            current = await self._client.call("GET", mapping.path("course", remote_id))
-            state = mapping.course_state(current)
-            start = _moment(current.get("START"), ctx) if isinstance(current, dict) else None
-            if state.locked or state.signed or start is None or start <= ctx.now:
-                why = "locked" if state.locked else "signed" if state.signed else "started"
-                return f"{remote_id} kept: {why}"
-            if not ctx.dry_run:
-                await self._client.call("DELETE", mapping.path("course", remote_id))
+            kept, current = await self._remove(ctx, remote_id, keep_started=True)
         except NotFound:
             return f"{remote_id} already gone"
         except (EdusignError, TransientError) as exc:
-            ctx.report.fail(
-                "session",
-                Reason.WRITE_REFUSED if isinstance(exc, EdusignError) else Reason.SERVER_ERROR,
-                key=key,
-                detail=f"delete duplicate {remote_id}: {exc}",
-            )
+            _delete_failed(ctx, key, f"delete duplicate {remote_id}", exc)
             return f"{remote_id} could not be deleted"
+        if kept is not None:
+            return f"{remote_id} kept: {kept}"
         ctx.report.acted("session", "deleted", key=key, **_described(current, ctx))
         return f"{remote_id} deleted"
 
     async def _delete(self, ctx: RunContext, key: str, remote_id: str) -> None:
         current: Any = None
         try:
-            current = await self._client.call("GET", mapping.path("course", remote_id))
-            state = mapping.course_state(current)
-            if state.locked or state.signed:
+            kept, current = await self._remove(ctx, remote_id, keep_started=False)
+        except NotFound:
+            pass  # already gone: forget it
+        except (EdusignError, TransientError) as exc:
+            _delete_failed(ctx, key, "delete", exc)
+            return
+        else:
+            if kept is not None:
                 ctx.report.skip(
                     "session",
                     Reason.SHEET_LOCKED,
                     key=key,
-                    detail="its session is gone, but the sheet is "
-                    + ("locked" if state.locked else "signed"),
+                    detail=f"its session is gone, but the sheet is {kept}",
                 )
                 return
-            if not ctx.dry_run:
-                try:
-                    await self._client.call("DELETE", mapping.path("course", remote_id))
-                except EdusignError:
-                    # A refused DELETE's wording is not documented: only GET's "No course
-                    # with this ID found" says the sheet is gone (NotFound, below).
-                    await self._client.call("GET", mapping.path("course", remote_id))
-                    raise
-        except NotFound:
-            pass  # already gone: forget it
-        except (EdusignError, TransientError) as exc:
-            ctx.report.fail(
-                "session",
-                Reason.WRITE_REFUSED if isinstance(exc, EdusignError) else Reason.SERVER_ERROR,
-                key=key,
-                detail=f"delete: {exc}",
-            )
-            return
-        else:
             ctx.report.acted("session", "deleted", key=key, **_described(current, ctx))
         await self._forget(ctx, "session", key)
+
+    async def _remove(
+        self, ctx: RunContext, remote_id: str, *, keep_started: bool
+    ) -> tuple[str | None, Any]:
+        """Deletes a sheet (a dry run: would) unless it is locked or signed, or, with
+        ``keep_started``, has started. Returns why it was kept (None: deleted) and the
+        sheet as read. ``NotFound``: it is gone already."""
+        current = await self._client.call("GET", mapping.path("course", remote_id))
+        state = mapping.course_state(current)
+        if state.locked or state.signed:
+            return ("locked" if state.locked else "signed"), current
+        if keep_started:
+            start = _moment(current.get("START"), ctx) if isinstance(current, dict) else None
+            if start is None or start <= ctx.now:
+                return "started", current
+        if not ctx.dry_run:
+            try:
+                await self._client.call("DELETE", mapping.path("course", remote_id))
+            except EdusignError:
+                # A refused DELETE's wording is not documented: only GET's "No course
+                # with this ID found" says the sheet is gone (NotFound, to the caller).
+                await self._client.call("GET", mapping.path("course", remote_id))
+                raise
+        return None, current
 
     # People
 
@@ -638,7 +637,11 @@ class EdusignSink:
         index = Index()
         # Lists come in no promised order: should two records share an API_ID or an email,
         # the one with the lowest Edusign id is taken, whatever the order of this run.
+        read: set[str] = set()
         for found in sorted(map(mapping.remote, rows), key=lambda r: r.id):
+            if found.id in read:
+                continue  # one record on two pages (the list moved while it was read)
+            read.add(found.id)
             if found.ours and found.api_id and self._owns(found.api_id):
                 _, key = mapping.owner(found.api_id)
                 first = index.by_api_id.setdefault(key, found)
@@ -704,6 +707,17 @@ def _moment(value: Any, ctx: RunContext) -> datetime | None:
 
 def _professors(fields: dict[str, Any]) -> int:
     return sum(1 for k, v in fields.items() if v and mapping.is_professor_slot(k))
+
+
+def _delete_failed(ctx: RunContext, key: str, what: str, exc: Exception) -> None:
+    """A deletion that Edusign refused, or that kept failing: reported on the sheet's key,
+    which keeps the session's sheet in the state until a run deletes it."""
+    ctx.report.fail(
+        "session",
+        Reason.WRITE_REFUSED if isinstance(exc, EdusignError) else Reason.SERVER_ERROR,
+        key=key,
+        detail=f"{what}: {exc}",
+    )
 
 
 def _state_kind(kind: mapping.Kind) -> str:
