@@ -1,4 +1,10 @@
-"""What the CLI shows people: tables on a terminal, plain aligned text when piped."""
+"""What the CLI shows people: tables on a terminal, plain aligned text when piped.
+
+Names, keys, details and errors come from servers and configuration files: they reach
+rich as ``Text`` (never parsed as markup), secrets masked, control characters escaped, so
+that a student named ``Martin [/i]`` shows as such, a ``[link=...]`` is no link, and an
+ANSI or OSC sequence in a server's answer never reaches the terminal raw.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,12 @@ from typing import get_args
 
 from rich import box
 from rich.console import Console, Group, RenderableType
+from rich.markup import escape
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from core.logs import printable, redact
 from core.plugins import PluginInfo
 from core.report import Acted, Action, Event, RunReport
 
@@ -21,16 +30,49 @@ _OUTCOME_STYLE = {"ok": "green", "partial": "yellow", "failed": "red"}
 PIPED_WIDTH = 200
 
 
+def shown(text: str) -> str:
+    """``text`` as a terminal may show it: secrets masked, control characters escaped
+    as ``repr`` does (no newline, ANSI or OSC sequence from a server gets through)."""
+    return printable(redact(text))
+
+
+def escape_text(text: str) -> str:
+    """``text`` made safe to embed in a markup string printed with ``markup=True``: its
+    markup escaped besides what ``shown`` does."""
+    return escape(shown(text))
+
+
+def plain_text(text: object) -> Text:
+    """``text`` shown as is, whatever brackets it holds (``shown``): never read as markup."""
+    return Text(shown(str(text)))
+
+
 def make_console(*, stderr: bool = False) -> Console:
-    console = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    # Markup only where a caller asks for it (``markup=True`` with ``escape_text``): a
+    # string printed plainly shows as it is, brackets and all.
+    console = Console(stderr=stderr, highlight=False, soft_wrap=False, markup=False)
     if not console.is_terminal:
         # Piped output is read by scripts and log viewers: do not wrap it at 80 columns.
         console.width = PIPED_WIDTH
     return console
 
 
+class _PlainTable(Table):
+    """A table whose string cells are shown as they are: a cell holds a name from a
+    server, and Rich would otherwise read its brackets as markup."""
+
+    def add_row(
+        self,
+        *renderables: RenderableType | None,
+        style: str | Style | None = None,
+        end_section: bool = False,
+    ) -> None:
+        cells = [plain_text(cell) if isinstance(cell, str) else cell for cell in renderables]
+        super().add_row(*cells, style=style, end_section=end_section)
+
+
 def _table(console: Console, *columns: str, title: str | None = None) -> Table:
-    table = Table(
+    table = _PlainTable(
         title=title,
         box=box.SIMPLE_HEAD if console.is_terminal else None,
         title_justify="left",
@@ -58,19 +100,19 @@ def report_view(console: Console, report: RunReport) -> RenderableType:
     outcome = report.outcome.value if report.outcome is not None else "running"
     finished = report.finished_at.isoformat(timespec="seconds") if report.finished_at else "-"
     header = Text.assemble(
-        (f"{report.tenant} ", "bold"),
-        f"{report.pipeline} run {report.run_id}: ",
+        (f"{shown(report.tenant)} ", "bold"),
+        shown(f"{report.pipeline} run {report.run_id}: "),
         (outcome, _OUTCOME_STYLE.get(outcome, "")),
         " (dry run: nothing was written)" if report.dry_run else "",
         f"\nstarted {report.started_at.isoformat(timespec='seconds')}, finished {finished}",
     )
     parts: list[RenderableType] = [header]
     if report.error:
-        parts.append(Text(f"error: {report.error}", style="red"))
+        parts.append(Text(shown(f"error: {report.error}"), style="red"))
     parts.append(counts_table(console, report))
     if report.calls:
         calls = ", ".join(f"{service} {n}" for service, n in sorted(report.calls.items()))
-        parts.append(Text(f"API calls: {calls}"))
+        parts.append(plain_text(f"API calls: {calls}"))
     # A dry run is read to see what would happen: every object is shown, not a sample.
     limit = None if report.dry_run else MAX_EVENTS_SHOWN
     if report.actions:
@@ -133,7 +175,7 @@ def events_table(
 def plugins_table(console: Console, plugins: list[PluginInfo]) -> Table:
     table = _table(console, "name", "version", "from", "provides", "hooks", "status")
     for info in plugins:
-        status = Text(f"broken: {info.error}", style="red") if info.error else Text("ok")
+        status = Text(shown(f"broken: {info.error}"), style="red") if info.error else Text("ok")
         hooks = ", ".join(h.removeprefix("passerelle_") for h in info.hooks)
         table.add_row(
             info.name, info.version or "-", info.origin, ", ".join(info.provides), hooks, status
