@@ -1,24 +1,44 @@
-"""HTTP plumbing every plugin needs alike: timeouts, TLS, call metering, and retries.
+"""HTTP plumbing every plugin needs alike: timeouts, TLS, call metering, retries, and
+the bounds no server's answer may break.
 
 A plugin's client decides what an answer *means* (its API's statuses and envelopes) and
 raises ``TransientError`` for what is worth another try; ``retrying`` does the trying:
-exponential backoff with jitter, or the server's ``Retry-After`` when it gave one.
+exponential backoff with jitter, or the server's ``Retry-After`` (capped) when it gave one.
+
+Bounds, the same for every plugin, so that a hostile or broken server cannot hold a run
+forever or fill the memory:
+
+- ``http_client`` gives a ``BoundedClient``: every request has an overall deadline (send
+  and the whole answer, ``deadline_seconds``: httpx's timeouts are per read, and a server
+  dripping a byte at a time never trips them) and its body is read streaming, up to
+  ``max_body_bytes`` and not a byte more.
+- ``parse_json`` parses a body without unbounded recursion, and refuses numbers that no
+  double holds (``1e400`` would become ``inf``).
+- ``PageGuard`` bounds one paged list: its rows, its bytes, and a page that repeats the
+  one before (a server ignoring paging).
+
+What breaks a bound raises ``AnswerRefused`` (retrying would get the same answer), or,
+for the deadline, ``DeadlineExceeded``, an ``httpx.TimeoutException``: worth a retry, as
+any timeout.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import math
+import re
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import httpx
 from loguru import logger
-from pydantic import Field, FilePath
+from pydantic import Field, FilePath, SecretStr
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -34,15 +54,67 @@ from core.protocols import CallMeter
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 
+MIB = 1024 * 1024
+MAX_JSON_DEPTH = 64
+"""Deeper than any answer of the APIs spoken here (a CELCAT event with its resources is
+four levels): a body nesting deeper is not theirs, and would make every recursive reader
+of it (``json`` itself included) a ``RecursionError`` waiting to happen."""
+MAX_LIST_ROWS = 500_000
+"""Rows of one paged list: five times the largest list of a large university (some
+100,000 memberships); each row is a Python object, so this bounds the memory too."""
+LIST_BYTES_PER_BODY = 4
+"""One paged list may total this many times ``max_body_bytes`` (256 MiB by default)."""
+
 
 class HttpOptions(PluginOptions):
     """Connection options shared by every plugin that talks HTTP to one server."""
 
     url: str
     timeout_seconds: float = Field(30.0, gt=0, le=600)
+    """The longest wait for each step of a request: connecting (10 s at most), each read,
+    each write. Not a bound on the whole request: see ``deadline_seconds``."""
+    deadline_seconds: float = Field(120.0, gt=0, le=3600)
+    """The longest one request may take, from sending it to the last byte of its answer
+    (each try on its own: a retry has its own deadline). A server sending its answer a
+    byte at a time, each within ``timeout_seconds``, is cut off here; the request is then
+    retried as after any timeout."""
+    max_body_bytes: int = Field(64 * MIB, ge=1024, le=1024 * MIB)
+    """The largest answer read, decompressed: reading stops past it, and the run fails
+    naming the server (a retry would get the same answer). One paged list may total four
+    times this. 64 MiB is some 300,000 CELCAT rows in one page, far more than the
+    ``page_size`` asked."""
     retries: int = Field(4, ge=0, le=10)
     verify_tls: bool = True
     ca_bundle: FilePath | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """What one server's answers may take: see the module's docstring."""
+
+    max_body_bytes: int = 64 * MIB
+    deadline_seconds: float = 120.0
+    max_list_rows: int = MAX_LIST_ROWS
+    max_list_bytes: int = LIST_BYTES_PER_BODY * 64 * MIB
+    max_json_depth: int = MAX_JSON_DEPTH
+
+    @classmethod
+    def of(cls, options: HttpOptions) -> Bounds:
+        return cls(
+            max_body_bytes=options.max_body_bytes,
+            deadline_seconds=options.deadline_seconds,
+            max_list_bytes=LIST_BYTES_PER_BODY * options.max_body_bytes,
+        )
+
+
+class AnswerRefused(Exception):
+    """The server's answer broke a bound (too large, nested too deep, a number out of
+    range, a list that does not end): another try would get the same. Each client turns
+    it into its own failure, naming the server."""
+
+
+class DeadlineExceeded(httpx.TimeoutException):
+    """No complete answer within ``deadline_seconds``: a timeout, retried like any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +124,10 @@ class RetryPolicy:
     retries: int = 4
     initial: float = 0.5
     maximum: float = 30.0
-    longest_retry_after: float = 300.0
+    longest_retry_after: float = 60.0
+    """The longest wait a server's ``Retry-After`` is obeyed for (``999999`` or a date in
+    2099 included): a server asking for more gets this, then another try, and a run's
+    retries stay within minutes. Longer outages are the run deadline's to end."""
 
 
 async def retrying(
@@ -134,9 +209,10 @@ def http_client(
     meter: CallMeter,
     headers: dict[str, str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
-) -> httpx.AsyncClient:
+) -> BoundedClient:
     """An ``httpx.AsyncClient`` for one tenant's server: every request counted under
-    ``service``, a timeout on every phase, certificates verified unless told otherwise."""
+    ``service``, a timeout on every phase, a deadline on the whole, a cap on the body,
+    certificates verified unless told otherwise."""
 
     async def count(request: httpx.Request) -> None:
         meter(service)
@@ -147,7 +223,8 @@ def http_client(
             service,
             options.url,
         )
-    return httpx.AsyncClient(
+    return BoundedClient(
+        bounds=Bounds.of(options),
         base_url=options.url.rstrip("/"),
         headers=headers,
         timeout=httpx.Timeout(options.timeout_seconds, connect=min(10.0, options.timeout_seconds)),
@@ -156,6 +233,184 @@ def http_client(
         event_hooks={"request": [count]},
         follow_redirects=False,
     )
+
+
+_HEADER_SAFE = re.compile(r"[\x20-\x7e]*")
+
+
+def header_secret(secret: SecretStr | None) -> SecretStr | None:
+    """A secret sent in an HTTP header, checked when the configuration is read: httpx
+    sends header values as ASCII, so a letter like ``é`` would fail every request (and a
+    line break would split the header). The message never quotes the value."""
+    if secret is not None and not _HEADER_SAFE.fullmatch(secret.get_secret_value()):
+        raise ValueError(
+            "must be printable ASCII (no accented letter, no line break): it is sent in an "
+            "HTTP header; check the value or the file it is read from"
+        )
+    return secret
+
+
+class BoundedClient(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` whose every request (``get``, ``request``... all go
+    through ``send``) is read within ``bounds``: streamed, stopped past
+    ``max_body_bytes`` (``AnswerRefused``), and cut off at ``deadline_seconds``
+    (``DeadlineExceeded``). The answer comes back read, as httpx gives it by default."""
+
+    def __init__(self, *, bounds: Bounds, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bounds = bounds
+
+    async def send(
+        self, request: httpx.Request, *, stream: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        if stream:  # the caller reads it, and bounds it, itself
+            return await super().send(request, stream=True, **kwargs)
+        deadline = self.bounds.deadline_seconds
+        try:
+            with anyio.fail_after(deadline):
+                response = await super().send(request, stream=True, **kwargs)
+                try:
+                    body = await _read_capped(response, self.bounds.max_body_bytes)
+                finally:
+                    # Closing drops the connection if the body was not read to its end;
+                    # shielded so that the deadline's cancellation cannot skip it.
+                    with anyio.move_on_after(5, shield=True):
+                        await response.aclose()
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"no complete answer within {deadline:g} s (deadline_seconds)", request=request
+            ) from None
+        return _buffered(response, body)
+
+
+async def _read_capped(response: httpx.Response, cap: int) -> bytes:
+    """The decoded body, read chunk by chunk; ``AnswerRefused`` as soon as it passes
+    ``cap`` (or when ``Content-Length`` says it will), so at most a chunk more is held."""
+    declared = response.headers.get("Content-Length", "")
+    encoded = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if declared.isdigit() and encoded == "identity" and int(declared) > cap:
+        raise AnswerRefused(_too_large(cap))
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > cap:
+            raise AnswerRefused(_too_large(cap))
+    return bytes(body)
+
+
+def _too_large(cap: int) -> str:
+    return f"the answer is larger than {cap:,} bytes (max_body_bytes)"
+
+
+_FRAMING = {b"content-encoding", b"content-length", b"transfer-encoding"}
+
+
+def _buffered(response: httpx.Response, body: bytes) -> httpx.Response:
+    """The answer with its body in memory, decoded: its headers less those that framed the
+    bytes on the wire (httpx would otherwise decode the body a second time)."""
+    headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _FRAMING]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=body,
+        request=response.request,
+        extensions={k: v for k, v in response.extensions.items() if k != "network_stream"},
+    )
+
+
+def bounds_of(http: httpx.AsyncClient) -> Bounds:
+    """The bounds of a client from ``http_client``; the defaults for any other (a test's)."""
+    return http.bounds if isinstance(http, BoundedClient) else Bounds()
+
+
+def transient(request: str, exc: httpx.TransportError) -> TransientError:
+    """The ``TransientError`` a failed exchange is (a timeout, the deadline, a dropped
+    connection): named by its kind, never by its text, which may quote a URL."""
+    if isinstance(exc, DeadlineExceeded):
+        return TransientError(f"{request}: {exc}")
+    if isinstance(exc, httpx.TimeoutException):
+        return TransientError(f"{request}: timed out")
+    return TransientError(f"{request}: {type(exc).__name__}")
+
+
+def parse_json(content: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """A JSON body, parsed within bounds: ``AnswerRefused`` for one nesting deeper than
+    ``max_depth`` or holding a number no double holds (``1e400``, ``NaN``); ``ValueError``
+    for one that is not JSON at all (cut short, a proxy's page)."""
+    try:
+        value = json.loads(content, parse_float=_finite, parse_constant=_no_constant)
+    except RecursionError:
+        # The C parser recurses once per level, and stops cleanly at the interpreter's
+        # recursion limit: deeper than any bound, so refused like any too-deep body.
+        raise AnswerRefused(_too_deep(max_depth)) from None
+    _check_depth(value, max_depth)
+    return value
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise AnswerRefused(f"the answer holds a number out of range ({text[:20]})")
+    return number
+
+
+def _no_constant(text: str) -> float:
+    raise AnswerRefused(f"the answer holds {text}, which is not a JSON number")
+
+
+def _too_deep(max_depth: int) -> str:
+    return f"the answer nests deeper than {max_depth} levels"
+
+
+def _check_depth(value: Any, max_depth: int) -> None:
+    """Walks the containers without recursion: the answer may be deep, this stack not."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children: Iterable[Any]
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue  # a scalar answer: only containers are ever pushed
+        if depth > max_depth:
+            raise AnswerRefused(_too_deep(max_depth))
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+
+
+class PageGuard:
+    """The bounds of one paged list, page after page: at most ``bounds.max_list_rows``
+    rows and ``bounds.max_list_bytes`` bytes in all, and no page equal to the one before
+    (a server ignoring ``page`` serves the same page forever). What breaks one raises
+    ``AnswerRefused``: a list cut short would read as "the rest is gone", so its reader
+    must fail rather than stop."""
+
+    def __init__(self, what: str, bounds: Bounds) -> None:
+        self._what = what
+        self._bounds = bounds
+        self._pages = self._rows = self._bytes = 0
+        self._previous: list[Any] | None = None
+
+    def page(self, rows: list[Any], size: int) -> None:
+        """Counts one page: its rows as parsed, ``size`` its body's bytes."""
+        self._pages += 1
+        self._rows += len(rows)
+        self._bytes += size
+        if rows and rows == self._previous:
+            raise AnswerRefused(
+                f"{self._what}: page {self._pages} is the page before it again "
+                "(the server ignores paging)"
+            )
+        if self._rows > self._bounds.max_list_rows:
+            raise AnswerRefused(
+                f"{self._what}: more than {self._bounds.max_list_rows:,} rows in one list"
+            )
+        if self._bytes > self._bounds.max_list_bytes:
+            raise AnswerRefused(
+                f"{self._what}: more than {self._bounds.max_list_bytes:,} bytes in one list"
+            )
+        self._previous = rows
 
 
 def _tls(options: HttpOptions) -> ssl.SSLContext:

@@ -38,7 +38,15 @@ from core import (
     TransientError,
 )
 from core.fingerprint import fingerprint
-from core.http import RetryPolicy, Sleep, retry_after, retrying
+from core.http import (
+    AnswerRefused,
+    RetryPolicy,
+    Sleep,
+    parse_json,
+    retry_after,
+    retrying,
+    transient,
+)
 
 SERVICE = "CAWS"
 REGISTERS_PER_CALL = 50
@@ -79,7 +87,9 @@ class CawsClient:
         async def attempt() -> Any:
             response = await self._authorized("GET", path, params=params)
             try:
-                return response.json()
+                return parse_json(response.content)
+            except AnswerRefused as exc:
+                raise RunFailed(SERVICE, f"GET {path}: {exc}") from None
             except ValueError:
                 # A body cut short or not JSON at all: a proxy, a restart; try again.
                 raise TransientError(f"GET {path}: the body is not JSON") from None
@@ -118,7 +128,9 @@ class CawsClient:
                 raise CredentialsRefused(SERVICE, self._refusal(f"HTTP {response.status_code}"))
             _raise_for("POST", mapping.CAWS_TOKEN, response)
             try:
-                answer = response.json()
+                answer = parse_json(response.content)
+            except AnswerRefused as exc:
+                raise RunFailed(SERVICE, f"POST {mapping.CAWS_TOKEN}: {exc}") from None
             except ValueError:
                 raise TransientError(f"POST {mapping.CAWS_TOKEN}: the body is not JSON") from None
             token = mapping.access_token(answer)
@@ -133,10 +145,11 @@ class CawsClient:
     ) -> httpx.Response:
         try:
             return await self._http.request(method, path, headers=headers, **kwargs)
-        except httpx.TimeoutException:
-            raise TransientError(f"{method} {path}: timed out") from None
         except httpx.TransportError as exc:
-            raise TransientError(f"{method} {path}: {type(exc).__name__}") from None
+            raise transient(f"{method} {path}", exc) from None
+        except AnswerRefused as exc:
+            # Too large an answer: no retry would mend it, and no mark can be trusted.
+            raise RunFailed(SERVICE, f"{method} {path}: {exc}") from None
 
     def _refusal(self, why: str) -> str:
         return f"CAWS refused the credentials of tenant {self._tenant!r} ({why})"
@@ -190,7 +203,17 @@ class CawsSink:
 
     async def check(self) -> list[str]:
         definitions = mapping.mark_definitions(await self._caws.get(mapping.CAWS_MARK_DEFINITIONS))
-        return [f"{len(definitions)} mark definitions"]
+        lines = [f"{len(definitions)} mark definitions"]
+        defined = {a.strip().casefold() for _, a in definitions}
+        shown = ", ".join(sorted({a for _, a in definitions})) or "none"
+        # As _mark_ids matches them: ignoring case. A mark not defined fails every run.
+        lines += [
+            f"warning: marks.{presence.value}: abbreviation {abbreviation!r} is not a mark "
+            f"defined in CELCAT (defined: {shown})"
+            for presence, abbreviation in self._abbreviations.items()
+            if abbreviation.strip().casefold() not in defined
+        ]
+        return lines
 
     async def write(self, record: Mark, ctx: RunContext) -> None:
         occurrence = occurrence_of(record.session)

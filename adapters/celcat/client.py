@@ -4,8 +4,10 @@ What the answers mean is decided here, from the statuses ``mapping`` names: a re
 of the credentials (never retried); 404 on a filtered list is "no rows", on the first
 page of a list read without a filter (``mapping.WHOLE_LISTS``) an error naming the URL
 that answered it; 429, 5xx, timeouts, dropped connections and unreadable bodies are
-worth another try. No error text is ever read for its meaning (none is documented): it
-is only quoted, for a person. Field and header names live in ``mapping``;
+worth another try; an answer breaking one of ``core.http``'s bounds (too large, too deep,
+a list repeating its pages or too long) is a ``CelcatError``: no retry would mend it.
+No error text is ever read for its meaning (none is documented): it is only quoted, for
+a person. Field and header names live in ``mapping``;
 docs/celcat-webapi.md says which are seen, which assumed.
 """
 
@@ -17,7 +19,17 @@ import httpx
 
 from adapters.celcat import mapping
 from core import CredentialsRefused, TransientError
-from core.http import RetryPolicy, Sleep, retry_after, retrying
+from core.http import (
+    AnswerRefused,
+    PageGuard,
+    RetryPolicy,
+    Sleep,
+    bounds_of,
+    parse_json,
+    retry_after,
+    retrying,
+    transient,
+)
 
 MAX_PAGES = 10_000
 """The most pages one list may take. The largest list (memberships of a large
@@ -59,6 +71,7 @@ class CelcatClient:
         (docs/celcat-webapi.md, "Paging")."""
         collected: list[Any] = []
         total: int | None = None
+        guard = PageGuard(f"GET {path}", bounds_of(self._http))
         for page in range(MAX_PAGES):
             query = {
                 **(params or {}),
@@ -69,15 +82,22 @@ class CelcatClient:
             answer = await self._get(path, timetable, query, missing_is_error=whole)
             if answer is None:
                 return collected
-            rows, headers = answer
+            rows, headers, size = answer
             if not isinstance(rows, list):
                 raise CelcatError(f"GET {path}: expected a JSON list")
             if not rows:
                 return collected
+            try:
+                guard.page(rows, size)
+            except AnswerRefused as exc:
+                raise CelcatError(str(exc)) from None
             collected += rows
             stated = mapping.total_pages(headers.get(mapping.PAGINATION_HEADER))
             # A page without the header leaves what an earlier page said.
             total = total if stated is None else stated
+            if total is not None and total > MAX_PAGES:
+                # Promised more pages than are ever read: fail now, not after reading them.
+                raise CelcatError(f"GET {path}: {total:,} pages announced, more than {MAX_PAGES}")
             if total is not None and page + 1 >= total:
                 return collected
         # Stopping short would read as "the rest is gone", and delete sheets: fail instead.
@@ -90,19 +110,19 @@ class CelcatClient:
         params: dict[str, str],
         *,
         missing_is_error: bool = False,
-    ) -> tuple[Any, httpx.Headers] | None:
-        """The decoded body and the headers of a GET, or None for a 404 (unless
-        ``missing_is_error``). ``timetable`` None sends no ``TimetableId``: only
+    ) -> tuple[Any, httpx.Headers, int] | None:
+        """The decoded body, the headers and the body's size of a GET, or None for a 404
+        (unless ``missing_is_error``). ``timetable`` None sends no ``TimetableId``: only
         ``GET /api/timetables`` may do without it."""
         headers = {mapping.TIMETABLE_HEADER: str(timetable)} if timetable is not None else {}
 
-        async def attempt() -> tuple[Any, httpx.Headers] | None:
+        async def attempt() -> tuple[Any, httpx.Headers, int] | None:
             try:
                 response = await self._http.get(path, params=params, headers=headers)
-            except httpx.TimeoutException:
-                raise TransientError(f"GET {path}: timed out") from None
             except httpx.TransportError as exc:
-                raise TransientError(f"GET {path}: {type(exc).__name__}") from None
+                raise transient(f"GET {path}", exc) from None
+            except AnswerRefused as exc:
+                raise CelcatError(f"GET {path}: {exc}") from None
             self._raise_for(path, response)
             if response.status_code == mapping.NO_ROWS:
                 if missing_is_error:
@@ -113,7 +133,9 @@ class CelcatClient:
                     )
                 return None
             try:
-                return response.json(), response.headers
+                return parse_json(response.content), response.headers, len(response.content)
+            except AnswerRefused as exc:
+                raise CelcatError(f"GET {path}: {exc}") from None
             except ValueError:
                 # A body cut short or not JSON at all: a proxy, a restart; try again.
                 raise TransientError(f"GET {path}: the body is not JSON") from None

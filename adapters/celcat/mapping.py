@@ -20,6 +20,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.http import AnswerRefused, parse_json
+
 # Transport [seen] (docs/celcat-webapi.md, "Transport")
 API_CODE_HEADER = "ApiCode"
 TIMETABLE_HEADER = "TimetableId"
@@ -104,8 +106,9 @@ def total_pages(header: str | None) -> int | None:
     if not header:
         return None
     try:
-        pages = json.loads(header).get(TOTAL_PAGES)
-    except (ValueError, AttributeError):
+        # Bounded like a body: a header nested 50,000 deep is no RecursionError.
+        pages = parse_json(header).get(TOTAL_PAGES)
+    except (ValueError, AttributeError, AnswerRefused):
         return None
     return pages if isinstance(pages, int) and not isinstance(pages, bool) and pages >= 0 else None
 

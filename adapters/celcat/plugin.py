@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 import httpx
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from adapters.celcat import mapping
 from adapters.celcat.client import CelcatClient
@@ -15,7 +15,7 @@ from adapters.celcat.demo import celcat_demo
 from adapters.celcat.names import NameFormat
 from adapters.celcat.source import CelcatSource
 from core import CallMeter, CategoryFilterOptions, Setup, SourceSpec, hookimpl
-from core.http import HttpOptions, RetryPolicy, Sleep, http_client
+from core.http import HttpOptions, RetryPolicy, Sleep, header_secret, http_client
 
 
 class CelcatOptions(CategoryFilterOptions, HttpOptions):
@@ -29,6 +29,8 @@ class CelcatOptions(CategoryFilterOptions, HttpOptions):
     """The ``pageSize`` asked for. A server may serve fewer rows a page; nothing depends on
     it (docs/celcat-webapi.md, "Paging"), but a size it honours saves calls."""
     concurrency: int = Field(8, ge=1, le=64)
+
+    _api_code_in_a_header = field_validator("api_code")(header_secret)
 
     def headers(self) -> dict[str, str]:
         """The headers every Web API request carries: the ApiCode, when there is one."""

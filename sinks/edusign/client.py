@@ -3,16 +3,21 @@
 Every answer's envelope is read, HTTP 200 included (Edusign reports errors with 200).
 What it means becomes a typed error: refused credentials fail the run; 429, 5xx,
 timeouts, dropped connections and unreadable bodies are retried; any other ``status:
-error`` is an ``EdusignError``. Only the messages docs/edusign-v1.md quotes are told apart
-by their words (``AlreadyExists``, ``NotFound``; see ``mapping``); for the rest, what a
-refusal means is decided by the call that got it: ``find_id`` and ``find_by_email`` read
-any refusal as "unknown", the only business error those calls have. Every request, retry
-included, waits for the API key's ``Pacer`` first, so a tenant never outruns its rate
-budget.
+error`` is an ``EdusignError``. An answer that is not Edusign's (a 404 or any JSON
+without the envelope: the tenant's ``url`` is wrong), one breaking ``core.http``'s bounds
+(too large, too deep, a list that does not end), or one naming an id that is no id
+(``1e400``) fails the run: no record is to blame, and nothing of it is stored.
+
+Only the messages docs/edusign-v1.md quotes are told apart by their words
+(``AlreadyExists``, ``NotFound``; see ``mapping``); for the rest, what a refusal means is
+decided by the call that got it: ``find_id`` and ``find_by_email`` read any refusal as
+"unknown", the only business error those calls have. Every request, retry included, waits
+for the API key's ``Pacer`` first, so a tenant never outruns its rate budget.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -20,8 +25,19 @@ from urllib.parse import quote
 
 import httpx
 
-from core import CredentialsRefused, PasserelleError, TransientError
-from core.http import Pacer, RetryPolicy, Sleep, retry_after, retrying
+from core import CredentialsRefused, PasserelleError, RunFailed, TransientError
+from core.http import (
+    AnswerRefused,
+    Pacer,
+    PageGuard,
+    RetryPolicy,
+    Sleep,
+    bounds_of,
+    parse_json,
+    retry_after,
+    retrying,
+    transient,
+)
 from sinks.edusign import mapping
 
 SERVICE = "Edusign"
@@ -86,7 +102,7 @@ class EdusignClient:
             created = result.get(mapping.RESULT_ID) if isinstance(result, dict) else None
             if not created:
                 raise EdusignError(f"POST {mapping.path(kind)}", "the answer holds no ID")
-            return str(created)
+            return _id(f"POST {mapping.path(kind)}", created)
 
         return await retrying(attempt, self._retry, sleep=self._sleep)
 
@@ -98,7 +114,7 @@ class EdusignClient:
         except EdusignError:
             return None
         found = result.get(mapping.GET_ID_KEY) if isinstance(result, dict) else None
-        return str(found) if found else None
+        return _id(f"GET {mapping.path(kind, 'get-id')}", found) if found else None
 
     async def find_by_email(self, kind: mapping.Kind, email: str) -> dict[str, Any] | None:
         """The student or professor holding ``email`` (archived ones too), None when
@@ -127,6 +143,7 @@ class EdusignClient:
         self, kind: mapping.Kind, size: int, params: dict[str, str]
     ) -> AsyncIterator[dict[str, Any]]:
         full = size if kind in mapping.CONTRACTED_PAGE else None
+        guard = PageGuard(f"GET {mapping.path(kind)}", bounds_of(self._http))
         for page in range(mapping.MAX_PAGES):
             query = {**params, "page": str(page)}
             if kind == "student":
@@ -134,6 +151,12 @@ class EdusignClient:
             rows = await self.call("GET", mapping.path(kind), params=query)
             if not isinstance(rows, list):
                 raise EdusignError(f"GET {mapping.path(kind)}", "expected a list")
+            try:
+                # The size of the rows as parsed stands for the body's: ``call`` gives
+                # the envelope's result alone.
+                guard.page(rows, len(json.dumps(rows)))
+            except AnswerRefused as exc:
+                raise RunFailed(SERVICE, str(exc)) from None
             for row in rows:
                 if isinstance(row, dict):
                     yield row
@@ -141,8 +164,9 @@ class EdusignClient:
                 full = len(rows)  # the server's page size, as its first page shows it
             if not rows or len(rows) < full:
                 return
-        raise EdusignError(
-            f"GET {mapping.path(kind)}", f"still listing after {mapping.MAX_PAGES} pages"
+        # A list cut short would read as "the rest is gone": no record is to blame either.
+        raise RunFailed(
+            SERVICE, f"GET {mapping.path(kind)}: still listing after {mapping.MAX_PAGES} pages"
         )
 
     async def _once(
@@ -152,10 +176,10 @@ class EdusignClient:
         request = f"{method} {url}"
         try:
             response = await self._http.request(method, url, json=json, params=params)
-        except httpx.TimeoutException:
-            raise TransientError(f"{request}: timed out") from None
         except httpx.TransportError as exc:
-            raise TransientError(f"{request}: {type(exc).__name__}") from None
+            raise transient(request, exc) from None
+        except AnswerRefused as exc:
+            raise RunFailed(SERVICE, f"{request}: {exc}") from None
         status = response.status_code
         if status in (httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN):
             raise CredentialsRefused(
@@ -166,17 +190,64 @@ class EdusignClient:
                 f"{request}: HTTP {status}",
                 retry_after=retry_after(response.headers.get("Retry-After")),
             )
+        envelope = self._envelope(request, response)
+        if envelope.get(mapping.STATUS) != mapping.SUCCESS:
+            raise _refusal(request, envelope)
+        result = envelope.get(mapping.RESULT)
+        _check_ids(request, result)
+        return result
+
+    def _envelope(self, request: str, response: httpx.Response) -> dict[str, Any]:
+        """The answer's envelope; ``RunFailed`` when the answer is not Edusign's."""
+        status = response.status_code
         try:
-            envelope = response.json()
+            envelope = parse_json(response.content)
+        except AnswerRefused as exc:
+            raise RunFailed(SERVICE, f"{request}: {exc}") from None
         except ValueError:
             if status == httpx.codes.NOT_FOUND:
-                # A plain "Not Found" is a route the server does not have, not an object it
-                # lacks (that answer is an envelope): never a reason to forget or recreate.
-                raise EdusignError(request, f"HTTP 404: {response.text[:200]}") from None
+                # A plain "Not Found" (or a web page) is a route the server does not have,
+                # not an object it lacks (that answer is an envelope): the url is wrong,
+                # and every call of the run would get it. Never a record's fault.
+                raise self._not_edusign(request, status) from None
             raise TransientError(f"{request}: HTTP {status}, the body is not JSON") from None
-        if not isinstance(envelope, dict) or envelope.get(mapping.STATUS) != mapping.SUCCESS:
-            raise _refusal(request, envelope)
-        return envelope.get(mapping.RESULT)
+        if not mapping.is_envelope(envelope):
+            raise self._not_edusign(request, status)
+        return dict(envelope)
+
+    def _not_edusign(self, request: str, status: int) -> RunFailed:
+        return RunFailed(
+            SERVICE,
+            f"{request}: HTTP {status}, and not an answer of Edusign's API (no status "
+            f"envelope): is the url of tenant {self._tenant!r} right? It should be "
+            "Edusign's base, without /v1",
+        )
+
+
+def _id(request: str, value: Any) -> str:
+    """An id Edusign answered, as the text stored; ``RunFailed`` for one that is no id."""
+    checked = mapping.edusign_id(value)
+    if checked is None:
+        raise RunFailed(SERVICE, f"{request}: the answer's id {_quoted(value)} is not an id")
+    return checked
+
+
+def _check_ids(request: str, result: Any) -> None:
+    """Every id in a result (a record's, a creation's, get-id's, each listed record's) is
+    one before anything reads it: ``1e400`` must not become ``"inf"`` in the store."""
+    records = result if isinstance(result, list) else [result]
+    for record in records:
+        if not isinstance(record, dict):
+            continue
+        for key in (mapping.RESULT_ID, mapping.GET_ID_KEY):
+            value = record.get(key)
+            if value is not None and value != "":
+                _id(request, value)
+
+
+def _quoted(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:40]}..."
 
 
 def _refusal(request: str, envelope: Any) -> EdusignError:

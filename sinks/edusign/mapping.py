@@ -50,9 +50,31 @@ def owner(written: str) -> tuple[str | None, str]:
 # ``{"ID"}``, a get-id's ``{"id"}`` [seen]; a record names itself ``ID`` as in the PATCH
 # bodies [assumed: the docs list no id field in records]. Nothing is read from the result
 # of any other write.
-STATUS, RESULT, MESSAGE, SUCCESS = "status", "result", "message", "success"
+STATUS, RESULT, MESSAGE, SUCCESS, ERROR = "status", "result", "message", "success", "error"
 RESULT_ID, GET_ID_KEY = "ID", "id"
 RECORD_ID = "ID"
+
+# Ids are "16-char lowercase alphanumeric strings" [seen]; any short word of letters,
+# digits, ``-`` and ``_`` is taken [assumed: a server may spell them otherwise], and so is
+# an integer. Anything else (``1e400``, which JSON reads as infinity, ``true``, a path,
+# a list) is no id: storing it would point a record at nothing, or at anything.
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def edusign_id(value: Any) -> str | None:
+    """``value`` as an Edusign id (the text stored), or None when it is no id."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**20:
+        return str(value)
+    if isinstance(value, str) and _ID.fullmatch(value):
+        return value
+    return None
+
+
+def is_envelope(answer: Any) -> bool:
+    """Whether a JSON answer is Edusign's envelope: an object with a ``status`` of
+    ``success`` or ``error``. Anything else comes from another server (a wrong ``url``)."""
+    return isinstance(answer, dict) and answer.get(STATUS) in (SUCCESS, ERROR)
+
 
 # Paging ("Transport", "Paging") [seen]: courses 40 a page, professors 100, and a shorter
 # page is the last. Students: the ``limit`` is ours; no cap is documented, so a server may
@@ -130,7 +152,7 @@ def remote(raw: dict[str, Any]) -> Remote:
     email = raw.get("EMAIL")
     api_id = raw.get("API_ID")
     return Remote(
-        id=str(raw.get(RECORD_ID) or ""),
+        id=edusign_id(raw.get(RECORD_ID)) or "",
         api_id=api_id if isinstance(api_id, str) and api_id else None,
         ours=raw.get("API_TYPE") == API_TYPE,
         email=email.strip().casefold() if isinstance(email, str) else None,

@@ -9,10 +9,10 @@ from contextlib import asynccontextmanager
 import anyio
 import httpx
 from anyio.lowlevel import RunVar
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from core import CallMeter, Setup, SinkSpec, hookimpl
-from core.http import HttpOptions, Pacer, RetryPolicy, Sleep, http_client
+from core.http import HttpOptions, Pacer, RetryPolicy, Sleep, header_secret, http_client
 from sinks.edusign.attendance import EdusignAttendance
 from sinks.edusign.client import EdusignClient
 from sinks.edusign.demo import edusign_demo
@@ -31,6 +31,8 @@ class EdusignOptions(HttpOptions):
     sync_groups: bool = False
     # Edusign allows 480 a minute per key; more is only for a sandbox (demo, tests).
     requests_per_minute: float = Field(450, gt=0, le=60_000)
+
+    _api_key_in_a_header = field_validator("api_key")(header_secret)
 
 
 def pacer_for(
