@@ -1,46 +1,53 @@
 """The ``passerelle`` command line.
 
 Exit codes are part of the interface: 0 success, 1 the run ended ``partial``, 2 bad
-usage or configuration, 3 the run failed as a whole.
+usage, configuration or an unusable state store, 3 the run failed as a whole; and 130
+for a ``sync`` stopped by Ctrl-C (its report is stored, ``failed``, "interrupted").
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn, Protocol, runtime_checkable
 
 import anyio
 import typer
 from loguru import logger
+from rich.console import Console
 from rich.live import Live
 
-from core.config import Config, ConfigErrors, PluginUnavailable, load_config
+from core.config import Config, ConfigErrors, PluginUnavailable, TenantConfig, load_config
 from core.console import (
     counts_table,
+    escape_text,
     make_console,
+    plain_text,
     plugins_table,
     report_view,
     schedule_table,
 )
 from core.demo import run_demo
-from core.errors import AlreadyRunning, AnotherWorker, ConfigError, RunFailed
+from core.errors import AlreadyRunning, AnotherWorker, ConfigError, PasserelleError, RunFailed
 from core.logs import configure_logging, mask_secrets
 from core.plugins import Registry, default_registry
 from core.protocols import Setup
 from core.report import Outcome, ReportBuilder, RunReport
-from core.runner import run_tenant, utc_now
+from core.runner import plan_for, run_tenant, utc_now
 from core.schedule import Schedule
 from core.service import serve_worker
-from core.state import open_state
+from core.state import StateUnusable, open_state
+from core.state.urls import masked
 from core.worker import pipelines_of
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _EXIT_FOR_OUTCOME = {
     Outcome.OK: EXIT_OK,
     Outcome.PARTIAL: EXIT_PARTIAL,
@@ -90,7 +97,9 @@ def _global_options(
     log_level: Annotated[
         str,
         typer.Option(
-            "--log-level", envvar="PASSERELLE_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR."
+            "--log-level",
+            envvar="PASSERELLE_LOG_LEVEL",
+            help="DEBUG, INFO, WARNING or ERROR.",
         ),
     ] = "INFO",
     log_file: Annotated[
@@ -100,7 +109,17 @@ def _global_options(
         ),
     ] = None,
 ) -> None:
-    configure_logging(json=log_json, level=log_level.upper(), file=log_file)
+    level = log_level.upper()
+    if level not in LOG_LEVELS:
+        raise typer.BadParameter(
+            f"{log_level!r} is not one of {', '.join(LOG_LEVELS)}", param_hint="'--log-level'"
+        )
+    try:
+        configure_logging(json=log_json, level=level, file=log_file)
+    except OSError as exc:  # a usage error (exit 2), not a traceback
+        raise typer.BadParameter(
+            f"cannot append to {log_file}: {exc.strerror or exc}", param_hint="'--log-file'"
+        ) from None
 
 
 def _exit(code: int) -> NoReturn:
@@ -109,17 +128,34 @@ def _exit(code: int) -> NoReturn:
 
 @contextmanager
 def _config_errors_exit() -> Iterator[None]:
+    """Failures a user causes and fixes, as one message and an exit code: no traceback
+    on the terminal (it goes to the log, at DEBUG). Whatever the messages quote (tenant
+    names, keys, paths) comes from outside: escaped, it shows as written."""
     try:
         yield
+    except StateUnusable as exc:  # before ConfigError, which it is
+        logger.opt(exception=exc).debug("the state store is unusable")
+        _say(f"[red]error[/red]: {_escaped(str(exc))}")
+        _exit(EXIT_USAGE)
     except ConfigError as exc:
-        make_console(stderr=True).print(f"[red]configuration error[/red]\n{exc}", markup=True)
+        _say(f"[red]configuration error[/red]\n{_escaped(str(exc))}")
         _exit(EXIT_USAGE)
     except AlreadyRunning as exc:  # nothing was started: another run holds the tenant
-        make_console(stderr=True).print(f"refused: {exc}", markup=False, highlight=False)
+        _say(f"refused: {_escaped(str(exc))}")
         _exit(EXIT_FAILED)
     except AnotherWorker as exc:  # a second worker on one SQLite store: a usage mistake
-        make_console(stderr=True).print(f"refused: {exc}", markup=False, highlight=False)
+        _say(f"refused: {_escaped(str(exc))}")
         _exit(EXIT_USAGE)
+
+
+def _say(markup: str) -> None:
+    make_console(stderr=True).print(markup, markup=True, highlight=False)
+
+
+def _escaped(text: str) -> str:
+    """``text`` made safe for markup line by line: a message may hold several lines (one
+    per problem), which must stay lines."""
+    return "\n".join(escape_text(line) for line in text.splitlines())
 
 
 def _load(config: Path | None) -> tuple[Config, Registry]:
@@ -147,7 +183,9 @@ def check(
     tenant: Annotated[str | None, typer.Argument(help="Only this tenant.")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Validate the configuration, then check each tenant's credentials on its servers."""
+    """Validate the configuration, open the state store, then check each tenant's
+    credentials and settings on its servers. Exit 2 if the configuration or the state
+    store is unusable, else 3 if a server check failed."""
     console = make_console()
     with _config_errors_exit():
         loaded, registry = _load(config)
@@ -156,38 +194,120 @@ def check(
         if tenant is not None and not problems:
             loaded.tenant(tenant)
     for problem in problems:
-        console.print(f"[red]✗[/red] {problem}", markup=True)
+        console.print(f"[red]✗[/red] {_escaped(str(problem))}", markup=True)
+    store_ok = anyio.run(_check_state, console, loaded.worker.state_url)
     failures = anyio.run(
-        _check_servers, loaded, registry, [n for n in names if n in loaded.tenants]
+        _check_servers, console, loaded, registry, [n for n in names if n in loaded.tenants]
     )
-    if problems:
+    if problems or not store_ok:
         _exit(EXIT_USAGE)
     if failures:
         _exit(EXIT_FAILED)
 
 
-async def _check_servers(config: Config, registry: Registry, names: list[str]) -> int:
-    console = make_console()
+async def _check_state(console: Console, url: str) -> bool:
+    """Open the state store as a reading command does (creating nothing): ✓ or ✗."""
+    where = escape_text(masked(url))
+    try:
+        async with open_state(url, read_only=True):
+            pass
+    except StateUnusable as exc:
+        logger.opt(exception=exc).debug("the state store is unusable")
+        console.print(f"[red]✗[/red] state store {where}: {escape_text(exc.problem)}", markup=True)
+        return False
+    console.print(f"[green]✓[/green] state store {where}", markup=True)
+    return True
+
+
+CheckLines = Callable[[], Awaitable[list[str]]]
+
+
+@runtime_checkable
+class ChecksOptions(Protocol):
+    """A source or sink whose check can also say what in the tenant's options its
+    server contradicts (a category filter naming no category, say)."""
+
+    async def check_options(self, options: object) -> list[str]: ...
+
+
+async def _check_servers(
+    console: Console, config: Config, registry: Registry, names: list[str]
+) -> int:
+    """Check every server of every tenant, whatever fails: each failure is one ✗ line
+    with its reason, and the next server, then the next tenant, is checked all the same."""
     failures = 0
     for name in names:
-        tenant = config.tenants[name]
-        console.print(f"[bold]{name}[/bold]: configuration valid", markup=True)
-        for kind, spec in (
-            ("source", registry.sources[tenant.source]),
-            ("sink", registry.sinks[tenant.sink]),
-        ):
-            setup = Setup(name, tenant.timezone, tenant.sections[spec.name])
+        console.print(f"[bold]{escape_text(name)}[/bold]: configuration valid", markup=True)
+        for label, lines_of in _server_checks(config.tenants[name], registry):
             try:
-                async with spec.open(setup) as opened:
-                    lines = await opened.check()
-            except RunFailed as exc:
+                lines = await lines_of()
+            except Exception as exc:  # any failure is this server's ✗, and the next is checked
                 failures += 1
-                console.print(f"  [red]✗[/red] {kind} {spec.name}: {exc.detail}", markup=True)
+                logger.bind(tenant=name).opt(exception=exc).debug("check of {} failed", label)
+                console.print(
+                    f"  [red]✗[/red] {escape_text(label)}: {escape_text(_reason(exc))}",
+                    markup=True,
+                )
                 continue
-            console.print(f"  [green]✓[/green] {kind} {spec.name}", markup=True)
+            console.print(f"  [green]✓[/green] {escape_text(label)}", markup=True)
             for line in lines:
-                console.print(f"    {line}", markup=False)
+                _check_line(console, line)
     return failures
+
+
+def _server_checks(tenant: TenantConfig, registry: Registry) -> list[tuple[str, CheckLines]]:
+    """What ``check`` asks of a tenant's plugins: its source and sink, then the sink of
+    each optional pipeline it enabled (the CAWS of return-attendance, say)."""
+    checks: list[tuple[str, CheckLines]] = []
+    for kind, spec in (
+        ("source", registry.sources[tenant.source]),
+        ("sink", registry.sinks[tenant.sink]),
+    ):
+        options = tenant.sections[spec.name]
+        setup = Setup(tenant.name, tenant.timezone, options, shared=tenant.shared)
+
+        async def lines_of(spec: Any = spec, setup: Setup[Any] = setup) -> list[str]:
+            async with spec.open(setup) as opened:
+                lines: list[str] = await opened.check()
+                if isinstance(opened, ChecksOptions):
+                    lines += await opened.check_options(setup.options)
+                return lines
+
+        checks.append((f"{kind} {spec.name}", lines_of))
+    for pipeline in pipelines_of(tenant, registry)[1:]:
+
+        async def pipeline_lines(pipeline: str = pipeline) -> list[str]:
+            plan = plan_for(tenant, pipeline, registry)
+            async with registry.pipelines[pipeline].build(plan, _no_meter) as built:
+                lines: list[str] = await built.sink.check()
+                return lines
+
+        checks.append((f"{pipeline} sink", pipeline_lines))
+    return checks
+
+
+def _no_meter(*_args: object, **_kwargs: object) -> None:
+    """``check`` counts no calls."""
+
+
+def _reason(exc: Exception) -> str:
+    """Why a check failed, for a person: a passerelle error says it itself; anything
+    else (a bug, an answer nobody foresaw) by its type, its traceback in the log."""
+    if isinstance(exc, RunFailed):
+        return exc.detail
+    text = " ".join(str(exc).split())[:300]
+    if isinstance(exc, PasserelleError):
+        return text or type(exc).__name__
+    return f"unexpected error: {type(exc).__name__}{f': {text}' if text else ''}"
+
+
+def _check_line(console: Console, line: str) -> None:
+    """One line a check said; ``warning: ...`` lines are a mistake it could see."""
+    if line.startswith("warning: "):
+        warning = escape_text(line.removeprefix("warning: "))
+        console.print(f"    [yellow]⚠ warning[/yellow]: {warning}", markup=True)
+    else:
+        console.print(plain_text(f"    {line}"))
 
 
 @app.command()
@@ -220,17 +340,21 @@ def sync(
         tenant_config = loaded.tenant(tenant)
         if now is not None and now.tzinfo is None:
             now = now.replace(tzinfo=tenant_config.timezone)
-        report = anyio.run(
-            _sync,
-            loaded,
-            registry,
-            tenant,
-            pipeline,
-            now,
-            dry_run,
-            not as_json,
-            allow_mass_deletion,
-        )
+        try:
+            report = anyio.run(
+                _sync,
+                loaded,
+                registry,
+                tenant,
+                pipeline,
+                now,
+                dry_run,
+                not as_json,
+                allow_mass_deletion,
+            )
+        except KeyboardInterrupt:  # the run stored its report, "interrupted", on the way out
+            make_console(stderr=True).print("interrupted: the run was stopped before the end")
+            _exit(EXIT_INTERRUPTED)
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
@@ -290,10 +414,16 @@ def report(
 ) -> None:
     """Show the latest run's report for a tenant."""
     with _config_errors_exit():
-        loaded, _ = _load(config)
+        loaded, registry = _load(config)
         if tenant not in loaded.tenants and not any(p.tenant == tenant for p in loaded.problems):
             loaded.tenant(tenant)
-    latest = anyio.run(_latest_report, loaded.worker.state_url, tenant, pipeline)
+        if pipeline is not None and pipeline not in registry.pipelines:
+            # Else "no run recorded yet", exit 0: a typo would pass for a quiet tenant.
+            known = ", ".join(sorted(registry.pipelines))
+            raise typer.BadParameter(
+                f"unknown pipeline {pipeline!r} (known: {known})", param_hint="'--pipeline'"
+            )
+        latest = anyio.run(_latest_report, loaded.worker.state_url, tenant, pipeline)
     if as_json:
         typer.echo(latest.model_dump_json(indent=2) if latest else "null")
         return

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -26,7 +27,7 @@ from pydantic_settings import (
 )
 
 from core.errors import ConfigError
-from core.options import PluginOptions
+from core.options import PluginOptions, secret_file_problem
 from core.plugins import Registry
 from core.protocols import PipelineSpec, TransformerSpec
 from core.schedule import is_valid
@@ -35,7 +36,7 @@ ENV_PREFIX = "PASSERELLE_"
 # Twice a day, minute AND hour spread per tenant: in croniter, "H 11-12" would run at
 # hour 11 and at hour 12; "H H(11-12)" picks one hour of the two.
 DEFAULT_SCHEDULE = ("H H(11-12) * * *", "H H(18-20) * * *")
-_TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+_TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_]*")  # fullmatch: "$" would let "acme\n" in
 
 
 class WorkerConfig(BaseModel):
@@ -50,6 +51,11 @@ class WorkerConfig(BaseModel):
     lock_wait_seconds: float = Field(0, ge=0)
     """How long a run waits for another run of its tenant pipeline to end before it
     refuses (see ``StateStore.run_lock``); 0: it refuses at once."""
+    run_deadline_seconds: float = Field(10_800, gt=0)
+    """A run still going after this long is cancelled and reported ``failed`` (a server
+    that hangs or asks to retry in a week must not hold its tenant, nor a place among
+    ``max_concurrent_tenants``, for ever). Three hours: far above any normal run, below
+    the gap between the default schedule's two slots. A tenant may set its own."""
 
     @property
     def coordinated(self) -> bool:
@@ -84,6 +90,8 @@ class TenantSettings(BaseModel):
     allow_mass_deletion: bool = False
     """Lifts the deletion guard for every run of the tenant (``--allow-mass-deletion``: one
     run)."""
+    run_deadline_seconds: float | None = Field(None, gt=0)
+    """This tenant's own run deadline; unset: ``[worker] run_deadline_seconds``."""
 
     @field_validator("timezone")
     @classmethod
@@ -183,7 +191,18 @@ def load_config(path: Path | None, registry: Registry) -> Config:
         except ConfigError as exc:
             problems.append(exc)
     secrets += [s for t in tenants.values() for o in t.sections.values() for s in o.secrets()]
+    secrets += _url_passwords(worker.state_url)
     return Config(path, worker, _shared(tenants, registry), problems, secrets)
+
+
+def _url_passwords(url: str) -> list[str]:
+    """The password of a state URL as written (percent-encoded, maybe) and as decoded:
+    a driver's message or a traceback may quote either."""
+    try:
+        written = urlsplit(url).password
+    except ValueError:
+        return []
+    return [] if not written else list(dict.fromkeys([written, unquote(written)]))
 
 
 def _shared(tenants: dict[str, TenantConfig], registry: Registry) -> dict[str, TenantConfig]:
@@ -230,6 +249,8 @@ def _read_raw(path: Path) -> dict[str, Any]:
             tomllib.load(fh)  # pydantic-settings would hide the line of a syntax error
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays or tables
+        raise ConfigError(f"{path} is not usable TOML: it is nested too deeply") from None
 
     class _Settings(BaseSettings):
         model_config = SettingsConfigDict(
@@ -257,10 +278,12 @@ def _read_raw(path: Path) -> dict[str, Any]:
         return _Settings().model_dump()
     except ValidationError as exc:
         raise ConfigErrors(_errors(exc, tenant=None, prefix="")) from None
+    except RecursionError:
+        raise ConfigError(f"{path} is not usable TOML: it is nested too deeply") from None
 
 
 def _tenant(name: str, table: dict[str, Any], registry: Registry) -> TenantConfig:
-    if not _TENANT_NAME.match(name):
+    if not _TENANT_NAME.fullmatch(name):
         raise ConfigError(
             "a tenant name is lower-case letters, digits and '_' (so that environment "
             "variables can name it)",
@@ -286,6 +309,10 @@ def _tenant(name: str, table: dict[str, Any], registry: Registry) -> TenantConfi
         if schema is None:
             problems.append(_unknown(registry, name, section, section, "section"))
             continue
+        unreadable = _secret_file_problems(name, section, schema, tables.get(section, {}))
+        if unreadable:  # never read: a FIFO would hang, /dev/zero would fill the memory
+            problems.extend(unreadable)
+            continue
         try:
             sections[section] = schema.model_validate(tables.get(section, {}))
         except ValidationError as exc:
@@ -296,6 +323,27 @@ def _tenant(name: str, table: dict[str, Any], registry: Registry) -> TenantConfi
     if problems or source is None or sink is None:
         raise ConfigErrors(problems)
     return TenantConfig(name, settings, sections, source, sink)
+
+
+def _secret_file_problems(
+    tenant: str, section: str, schema: type[PluginOptions], table: dict[str, Any]
+) -> list[ConfigError]:
+    """A ``<secret>_file`` must name a small regular file (``secret_file_problem``); the
+    schema reads it (and checks again on the open file), but this says which key."""
+    problems = []
+    for name in sorted(schema.secret_fields):
+        given = table.get(f"{name}_file")
+        if given is None:
+            continue
+        path = Path(str(given))
+        try:
+            info = path.stat()  # follows symbolic links, as orchestrators' secrets are
+        except OSError:
+            continue
+        problem = secret_file_problem(path, info)
+        if problem is not None:
+            problems.append(ConfigError(problem, tenant=tenant, key=f"{section}.{name}_file"))
+    return problems
 
 
 def _section_schemas(

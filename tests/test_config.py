@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from core.config import DEFAULT_SCHEDULE, ConfigErrors, load_config
 from core.errors import ConfigError
+from core.options import MAX_SECRET_FILE_BYTES
 from core.plugins import Registry, load_registry
 from tests.sample_plugins import MemSinkOptions, MemSourceOptions, entry_point
 
@@ -250,3 +253,18 @@ def test_two_sources_are_refused(
     assert problems == [
         "tenant 'acme': sections memsource, toy are all sources; a tenant has exactly one"
     ]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "too big"])
+def test_a_plugin_schema_reads_no_secret_file_but_a_small_regular_one(
+    tmp_path: Path, kind: str
+) -> None:
+    """The schema itself refuses, on the open file, what ``load_config`` checks first: a
+    FIFO put in place of the file after that check would otherwise hang the reader."""
+    secret = tmp_path / "secret"
+    if kind == "fifo":
+        os.mkfifo(secret)  # nobody writes it: a blocking open would wait for ever
+    else:
+        secret.write_bytes(b"k" * (MAX_SECRET_FILE_BYTES + 1))
+    with pytest.raises(ValidationError, match="api_key_file"):
+        MemSinkOptions.model_validate({"api_key_file": str(secret)})

@@ -46,6 +46,7 @@ from core import (
     Session,
     TransientError,
 )
+from core.rules import CategoryFilterOptions, fold
 
 SERVICE = "CELCAT"
 T = TypeVar("T")
@@ -141,9 +142,37 @@ class CelcatSource:
             await self._reference(mapping.CATEGORIES, timetable),
         )
         lines = [f"timetable {t}: {listed[t].name}" for t in sorted(listed)]
+        lines += [
+            f"warning: timetable_ids: CELCAT does not list timetable {t}; runs report it "
+            "failed and delete nothing"
+            for t in self._timetable_ids
+            if t not in listed
+        ]
         names = sorted(c.name for c in categories.values())
         lines.append(f"{len(names)} event categories: {', '.join(names) or '-'}")
         return lines
+
+    async def check_options(self, options: object) -> list[str]:
+        """Warnings on what ``options`` (the tenant's section) names that CELCAT does not
+        have: a category filter naming no category filters nothing (or everything)."""
+        if not isinstance(options, CategoryFilterOptions):
+            return []
+        listed = self._named(
+            None, "timetable", mapping.TIMETABLES, await self._reference(mapping.TIMETABLES)
+        )
+        rows = await self._reference(mapping.CATEGORIES, self._usable(listed)[0])
+        known = {
+            fold(c.name) for c in self._named(None, "category", mapping.CATEGORIES, rows).values()
+        }
+        return [
+            f"warning: {key}: no CELCAT event category is named {name!r}"
+            for key, names in (
+                ("event_category_names_included", options.event_category_names_included),
+                ("event_category_names_excluded", options.event_category_names_excluded),
+            )
+            for name in names
+            if fold(name) not in known
+        ]
 
     async def read(self, ctx: RunContext) -> AsyncIterator[Record]:
         timetables = await self._timetables(ctx)

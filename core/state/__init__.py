@@ -3,5 +3,6 @@ reports. One schema, on SQLite (embedded, the default) or PostgreSQL; see ``open
 """
 
 from core.state.store import StateStore, Synced, TenantState, open_state
+from core.state.urls import StateUnusable
 
-__all__ = ["StateStore", "Synced", "TenantState", "open_state"]
+__all__ = ["StateStore", "StateUnusable", "Synced", "TenantState", "open_state"]

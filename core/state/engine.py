@@ -9,37 +9,110 @@ timeout applies, instead of failing when it upgrades a read lock. Every transact
 is one short statement, or the migration, so holding the write lock throughout is cheap.
 
 An in-memory database lives in its one connection: every user must share it.
+
+A store opened read-only (a dry run, ``report``) is opened so by SQLite itself
+(``mode=ro``), with plain deferred transactions: it then works on a file or folder the
+process may not write, and cannot write by mistake.
+
+PostgreSQL: every connection has bounded timeouts (``CONNECTION_SETTINGS``), so that an
+unreachable or black-holed server fails in bounded time instead of hanging the process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sqlalchemy import Connection, event
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from core.state.urls import POSTGRES, engine_url, is_memory
+from core.state.urls import POSTGRES, StateUnusable, engine_url, is_memory
 
 BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite writer waits for another process's write to finish."""
 
+CONNECTION_SETTINGS: dict[str, int] = {
+    # Seconds to establish a connection, the server's startup answer included (libpq
+    # counts it per address tried): a listener that never answers fails, not hangs.
+    "connect_timeout": 10,
+    # Once connected, data the server does not acknowledge within this many ms ends the
+    # connection, and keepalives find a silent server while a query waits for its answer.
+    "tcp_user_timeout": 30_000,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+"""libpq connection parameters for PostgreSQL; a state URL's query may override each
+(``postgresql://u@h/db?connect_timeout=3``)."""
 
-def create_state_engine(url: str) -> AsyncEngine:
-    """An engine for the state URL ``url`` as written in config (see ``engine_url``)."""
+
+def create_state_engine(
+    url: str, *, read_only: bool = False, immutable: bool = False
+) -> AsyncEngine:
+    """An engine for the state URL ``url`` as written in config (see ``engine_url``);
+    ``read_only``: SQLite opens the file read-only and nothing on it takes a write lock;
+    ``immutable`` besides: SQLite trusts that nobody writes it meanwhile, which is how it
+    reads a WAL database in a folder where it may not create its shared-memory file."""
     target = engine_url(url)
     if target.drivername == POSTGRES:
         # A worker outlives server restarts: test pooled connections before use.
-        return create_async_engine(target, pool_pre_ping=True)
+        return create_async_engine(
+            target, pool_pre_ping=True, connect_args=postgres_settings(target)
+        )
     memory = is_memory(target)
+    if read_only and not memory:
+        target = _read_only(target, immutable=immutable)
     engine = create_async_engine(target, poolclass=StaticPool if memory else None)
     event.listen(engine.sync_engine, "connect", _no_driver_transactions)
-    if not memory:
+    if read_only and not memory:
+        event.listen(engine.sync_engine, "connect", _wait_for_writers)
+    elif not memory:
         event.listen(engine.sync_engine, "connect", _share_file)
-    event.listen(engine.sync_engine, "begin", _begin_immediate)
+    if not read_only:
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
     return engine
+
+
+def check_file(url: str, *, read_only: bool) -> None:
+    """Raise ``StateUnusable`` if the SQLite file of state URL ``url`` cannot be opened
+    (a folder in its place, a folder the process may not write), before SQLite tries:
+    aiosqlite, failing to connect, stops its thread without waiting for it, and the
+    thread then reports the loop closed, on the terminal, as the CLI exits."""
+    target = engine_url(url)
+    if target.drivername == POSTGRES or is_memory(target) or target.database is None:
+        return
+    path = Path(target.database)
+    try:
+        if path.exists() and not path.is_file():
+            raise StateUnusable(f"{path} is not a file (a folder in its place?)")
+        if read_only:
+            if path.exists():
+                path.open("rb").close()
+        elif path.exists():
+            path.open("r+b").close()
+        else:
+            path.touch(exist_ok=True)  # what SQLite would create: an empty file is a new store
+    except OSError as exc:
+        raise StateUnusable(f"cannot open {path}: {exc.strerror or exc}") from exc
+
+
+def postgres_settings(url: URL) -> dict[str, int]:
+    """The ``CONNECTION_SETTINGS`` that ``url``'s query does not set itself."""
+    return {k: v for k, v in CONNECTION_SETTINGS.items() if k not in url.query}
+
+
+def _read_only(url: URL, *, immutable: bool) -> URL:
+    """``url`` as a SQLite URI filename opened read-only: ``file:/path?mode=ro``."""
+    path = quote(str(url.database), safe="/")  # "?" or "#" in a file name is no query
+    query = {"mode": "ro", "uri": "true"} | ({"immutable": "1"} if immutable else {})
+    return url.set(database=f"file:{path}").update_query_dict(query)
 
 
 def takes_turns(engine: AsyncEngine) -> bool:
@@ -57,6 +130,12 @@ def _no_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
+def _wait_for_writers(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
 def _share_file(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -71,3 +150,12 @@ def _share_file(dbapi_connection: Any, _record: Any) -> None:
 
 def _begin_immediate(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def bounded_conninfo(conninfo: str) -> str:
+    """A libpq ``conninfo`` (or URL) with the ``CONNECTION_SETTINGS`` it does not set
+    itself: for the connections made outside the engine (run locks, the job engine)."""
+    given = conninfo_to_dict(conninfo)
+    return make_conninfo(
+        conninfo, **{k: v for k, v in CONNECTION_SETTINGS.items() if k not in given}
+    )

@@ -35,6 +35,9 @@ import anyio
 import psycopg
 from filelock import FileLock, Timeout
 
+from core.state.engine import bounded_conninfo
+from core.state.urls import StateUnusable
+
 POLL_SECONDS = 0.2
 """How often a waiting run tries the lock again."""
 
@@ -172,7 +175,6 @@ class FileLocks:
 
     @asynccontextmanager
     async def hold(self, name: str, holder: Holder, wait: float) -> AsyncIterator[None]:
-        self.folder.mkdir(exist_ok=True)
         lock = FileLock(self.folder / f"{name}.lock", thread_local=False)
         about = self.folder / f"{name}.json"
 
@@ -183,12 +185,20 @@ class FileLocks:
                 return False
             return True
 
-        if not await _retry(attempt, wait):
+        try:
+            self.folder.mkdir(exist_ok=True)
+            taken = await _retry(attempt, wait)
+        except OSError as exc:  # say, a folder the process may not write
+            raise StateUnusable(_cannot_lock(self.folder, exc)) from exc
+        if not taken:
             raise Held(self.holder(name))
         try:
-            written = about.with_suffix(f".{os.getpid()}.tmp")
-            written.write_text(holder.to_json(), encoding="utf-8")
-            written.replace(about)  # a reader sees the old holder or the new, never half
+            try:
+                written = about.with_suffix(f".{os.getpid()}.tmp")
+                written.write_text(holder.to_json(), encoding="utf-8")
+                written.replace(about)  # a reader sees the old holder or the new, never half
+            except OSError as exc:
+                raise StateUnusable(_cannot_lock(self.folder, exc)) from exc
             yield
         finally:
             about.unlink(missing_ok=True)
@@ -210,17 +220,26 @@ class PostgresLocks:
 
     @asynccontextmanager
     async def hold(self, name: str, holder: Holder, wait: float) -> AsyncIterator[None]:
-        connection = await psycopg.AsyncConnection.connect(
-            self.conninfo, autocommit=True, application_name=holder.application_name()
-        )
         try:
-            schema = await _one(connection, "SELECT current_schema()")
-            key = advisory_key(f"{schema}\0{name}")
+            connection = await psycopg.AsyncConnection.connect(
+                bounded_conninfo(self.conninfo),
+                autocommit=True,
+                application_name=holder.application_name(),
+            )
+        except psycopg.Error as exc:
+            raise StateUnusable(f"cannot take the run lock: {_first_lines(exc)}") from exc
+        try:
+            try:
+                schema = await _one(connection, "SELECT current_schema()")
+                key = advisory_key(f"{schema}\0{name}")
 
-            async def attempt() -> bool:
-                return bool(await _one(connection, "SELECT pg_try_advisory_lock(%s)", key))
+                async def attempt() -> bool:
+                    return bool(await _one(connection, "SELECT pg_try_advisory_lock(%s)", key))
 
-            if not await _retry(attempt, wait):
+                taken = await _retry(attempt, wait)
+            except psycopg.Error as exc:
+                raise StateUnusable(f"cannot take the run lock: {_first_lines(exc)}") from exc
+            if not taken:
                 raise Held(await _holder_of(connection, key))
             yield
             # Closing the connection frees the lock; unlocking first says so sooner.
@@ -232,6 +251,14 @@ class PostgresLocks:
 
 
 _Connection = psycopg.AsyncConnection[tuple[Any, ...]]
+
+
+def _cannot_lock(folder: Path, exc: OSError) -> str:
+    return f"cannot take the run lock in {folder}: {exc.strerror or type(exc).__name__}"
+
+
+def _first_lines(exc: BaseException) -> str:
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())[:500]
 
 
 def advisory_key(text: str) -> int:

@@ -17,18 +17,19 @@ rev_id="0002")`` creates the file under ``migrations/versions`` to fill in; keep
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import anyio
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from anyio.lowlevel import RunVar
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.errors import ConfigError
-from core.state.urls import KEY, SQLITE
+from core.state.urls import SQLITE, StateUnusable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -56,32 +57,52 @@ async def migrate(engine: AsyncEngine) -> None:
             await connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
             )
-        await connection.run_sync(_upgrade)
+        try:
+            await connection.run_sync(_upgrade)
+        except CommandError:
+            # Alembic cannot place the stored revision: a newer passerelle wrote it.
+            revision = await connection.run_sync(_current_revision)
+            raise StateUnusable(_other_revision(revision)) from None
 
 
 async def is_current(engine: AsyncEngine) -> bool:
     """Whether the database behind ``engine`` has the latest schema (``True``) or none at
     all yet (``False``), finding out without creating anything, not even a SQLite file.
 
-    Raises ``ConfigError`` if it has another revision: it must be migrated first, which
+    Raises ``StateUnusable`` if it has another revision: it must be migrated first, which
     a read-only caller may not do.
     """
     database = engine.url.database
-    if engine.url.drivername == SQLITE and database and not await anyio.Path(database).exists():
-        return False
+    if engine.url.drivername == SQLITE and database:
+        # A read-only engine names the file as a URI (see ``core.state.engine``).
+        path = unquote(database.removeprefix("file:")) if database.startswith("file:") else database
+        if not await anyio.Path(path).exists():
+            return False
     async with engine.connect() as connection:
         revision = await connection.run_sync(_current_revision)
     if revision is None:
         return False
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    if revision != head:
-        raise ConfigError(
-            f"the state database has schema revision {revision!r}, this "
-            f"passerelle reads {head!r}: a run that is not a dry run "
-            "migrates it (or use the passerelle that wrote it)",
-            key=KEY,
-        )
+    if revision != _head():
+        raise StateUnusable(_other_revision(revision))
     return True
+
+
+def _head() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _other_revision(revision: str | None) -> str:
+    script = ScriptDirectory.from_config(alembic_config())
+    known = revision is not None and revision in {r.revision for r in script.walk_revisions()}
+    if known:
+        return (
+            f"its schema has revision {revision!r}, this passerelle reads {_head()!r}: "
+            "a run that is not a dry run migrates it"
+        )
+    return (
+        f"its schema has revision {revision!r}, which this passerelle does not know "
+        f"(it knows up to {_head()!r}): a newer passerelle wrote it; use that one"
+    )
 
 
 def _current_revision(connection: Connection) -> str | None:

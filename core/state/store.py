@@ -9,6 +9,7 @@ must not forget what it already did.
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -17,17 +18,27 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import psycopg
 from sqlalchemy import Executable, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import (
+    DatabaseError,
+    DBAPIError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import AlreadyRunning, AnotherWorker
 from core.report import RunReport
-from core.state.engine import create_state_engine, takes_turns
+from core.state.engine import BUSY_TIMEOUT_MS, check_file, create_state_engine, takes_turns
 from core.state.locks import FileLocks, Held, Holder, Locks, MemoryLocks, PostgresLocks
 from core.state.migrate import is_current, migrate
 from core.state.tables import runs
 from core.state.tables import synced as entries
+from core.state.urls import StateUnusable, masked, password_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,32 +57,111 @@ async def open_state(url: str, *, read_only: bool = False) -> AsyncIterator[Stat
     a state URL as written in config; dispose of its connections on exit.
 
     ``read_only`` opens it as it is, for a dry run or to read reports: nothing is created
-    or migrated, a store that does not exist yet reads as empty, and writes raise.
+    or migrated, a store that does not exist yet reads as empty, and writes raise. It
+    works on a file and folder the process may only read.
 
-    Raises ``ConfigError`` (key ``worker.state_url``) if ``url`` is not a state URL, or
-    if a read-only store has an older or newer schema.
+    Raises ``ConfigError`` (key ``worker.state_url``) if ``url`` is not a state URL, and
+    its subclass ``StateUnusable`` if the store cannot be opened: not a database, damaged,
+    locked, a newer schema (or, read-only, an older one), a server that does not answer.
+    Every method of the store raises ``StateUnusable`` too when the database fails.
     """
-    engine = create_state_engine(url)
     try:
-        if not read_only:
-            await migrate(engine)
-        elif not await is_current(engine):
-            # Nothing stored there yet: read an empty store instead, leaving no trace.
-            await engine.dispose()
-            engine = create_state_engine("sqlite://")
-            await migrate(engine)
-        yield StateStore(engine, read_only=read_only)
+        check_file(url, read_only=read_only)
+    except StateUnusable as exc:
+        raise exc.at(url) from exc
+    engine = create_state_engine(url, read_only=read_only)
+    try:
+        try:
+            engine = await _ready(engine, url, read_only=read_only)
+        except StateUnusable as exc:
+            raise (exc if exc.where else exc.at(url)) from exc
+        except Exception as exc:
+            if not is_fault(exc):
+                raise
+            raise unusable(exc, url) from exc
+        yield StateStore(engine, read_only=read_only, url=url)
     finally:
         await engine.dispose()
+
+
+async def _ready(engine: AsyncEngine, url: str, *, read_only: bool) -> AsyncEngine:
+    """``engine`` with the latest schema, or, read-only, an empty store in memory in place
+    of one that does not exist yet (leaving no trace of it)."""
+    if not read_only:
+        await migrate(engine)
+        return engine
+    try:
+        current = await is_current(engine)
+    except OperationalError as exc:
+        if "readonly" not in str(exc.orig) or engine.dialect.name != "sqlite":
+            raise
+        # A WAL file in a folder SQLite may not write: no shared memory to read it with,
+        # unless told that nobody writes it (nobody can, there).
+        await engine.dispose()
+        engine = create_state_engine(url, read_only=True, immutable=True)
+        try:
+            current = await is_current(engine)
+        except BaseException:
+            await engine.dispose()  # the caller still holds the first engine only
+            raise
+    if not current:
+        await engine.dispose()
+        engine = create_state_engine("sqlite://")
+        await migrate(engine)
+    return engine
+
+
+def is_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database (its driver, its files, its server) cannot serve,
+    rather than that a statement was wrong: the store is then unusable, not the code."""
+    if isinstance(exc, DBAPIError):
+        # DatabaseError itself is SQLite's "not a database" and "malformed"; its other
+        # subclasses (integrity, programming, data errors) are bugs, not faults.
+        return type(exc) is DatabaseError or isinstance(
+            exc, OperationalError | InterfaceError | InternalError
+        )
+    return type(exc) is sqlite3.DatabaseError or isinstance(
+        exc, sqlite3.OperationalError | psycopg.OperationalError | OSError | PoolTimeout
+    )
+
+
+_HINTS = {
+    "file is not a database": "the file is not a SQLite database (damaged or another file)",
+    "database disk image is malformed": "the database file is damaged (truncated?)",
+    "unable to open database file": (
+        "cannot open the database file (a folder in its place, a missing or unwritable folder?)"
+    ),
+    "database is locked": (
+        f"another process has held its lock for more than {BUSY_TIMEOUT_MS // 1000} s"
+    ),
+    "attempt to write a readonly database": "it cannot be written (read-only file or folder)",
+}
+
+
+def unusable(exc: BaseException, url: str) -> StateUnusable:
+    """``exc``, raised by the database behind ``url``, as one line a person can act on."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    if isinstance(cause, OSError) and cause.strerror:
+        text = f"{cause.strerror}: {cause.filename}" if cause.filename else cause.strerror
+    else:
+        text = "; ".join(line.strip() for line in str(cause).splitlines() if line.strip())
+    text = text[:500] or type(cause).__name__
+    hint = next((h for key, h in _HINTS.items() if key in text), None)
+    return StateUnusable(
+        f"{hint} ({text})" if hint else text, masked(url), password=password_of(url)
+    )
 
 
 class StateStore:
     """All tenants' state in one database. Every method is its own transaction,
     committed when it returns."""
 
-    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, read_only: bool = False, url: str | None = None
+    ) -> None:
         self._engine = engine
         self.read_only = read_only
+        self._url = url or engine.url.render_as_string()
         self._turns: AbstractAsyncContextManager[object] = (
             anyio.Lock() if takes_turns(engine) else nullcontext()
         )
@@ -144,6 +234,8 @@ class StateStore:
                 yield  # the run (it never raises Held: only taking a lock does)
         except Held as held:
             raise AlreadyRunning(tenant, pipeline, str(held)) from None
+        except StateUnusable as exc:  # the lock could not be taken at all
+            raise (exc if exc.where else exc.at(self._url)) from exc
 
     @asynccontextmanager
     async def worker_lock(self) -> AsyncIterator[None]:
@@ -159,6 +251,8 @@ class StateStore:
                 yield
         except Held as held:
             raise AnotherWorker(str(self._engine.url.database), str(held)) from None
+        except StateUnusable as exc:
+            raise (exc if exc.where else exc.at(self._url)) from exc
 
     def for_tenant(self, tenant: str, *, dry_run: bool = False) -> TenantState:
         """The store as one run of ``tenant`` sees it."""
@@ -168,8 +262,13 @@ class StateStore:
     async def _transaction(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
         if write and self.read_only:
             raise RuntimeError("this state store was opened read-only")
-        async with self._turns, self._engine.begin() as connection:
-            yield connection
+        try:
+            async with self._turns, self._engine.begin() as connection:
+                yield connection
+        except Exception as exc:
+            if not is_fault(exc):
+                raise
+            raise unusable(exc, self._url) from exc
 
     async def _upsert(self, table: Table, row: dict[str, Any]) -> None:
         async with self._transaction(write=True) as connection:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -30,6 +31,35 @@ _EXAMPLES = "sqlite:///passerelle-state.db or postgresql://user@host:5432/db"
 # From the "user:" that starts the rest of the URL to its last "@": over-masks a URL with
 # an "@" in its path or query rather than risk showing a password with "@" or "/" in it.
 _PASSWORD = re.compile(r"^([^:/@]*):.*@")
+
+
+class StateUnusable(ConfigError):
+    """The state store cannot be opened, read or written: missing, unreadable, locked,
+    not a database, a schema this passerelle does not know, a server that does not answer.
+
+    A ``ConfigError`` (key ``worker.state_url``) as far as callers go: nothing can run
+    until someone fixes the store or the URL, and the exit code is the same (2).
+    ``where`` is the state URL with its password masked; ``problem`` says what is wrong,
+    with that password taken out too, in case a driver's message quoted it."""
+
+    def __init__(self, problem: str, where: str | None = None, *, password: str | None = None):
+        if password:
+            problem = problem.replace(password, "***").replace(quote(password, safe=""), "***")
+        super().__init__(problem, key=KEY)
+        self.where = where
+        self.args = (f"state store {where}: {problem}" if where else f"state store: {problem}",)
+
+    def at(self, url: str) -> StateUnusable:
+        """The same problem, naming the store at ``url`` (as written in config)."""
+        return StateUnusable(self.problem, masked(url), password=password_of(url))
+
+
+def password_of(url: str) -> str | None:
+    """The password in state URL ``url``, as the server receives it (decoded), if any."""
+    try:
+        return make_url(url).password
+    except (ArgumentError, ValueError):
+        return None
 
 
 def engine_url(url: str) -> URL:
