@@ -27,6 +27,7 @@ from procrastinate.schema import SchemaManager
 from procrastinate.worker import Worker as JobWorker
 
 from core.config import Config
+from core.state.engine import bounded_conninfo
 from core.worker import Job, RunJob
 
 RUN_TASK = "passerelle.run"
@@ -134,7 +135,9 @@ async def coordinator(
     shutdown_timeout: float,
 ) -> AsyncIterator[Coordinator]:
     """A coordinator on the PostgreSQL database at ``url`` (a state URL)."""
-    conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    # Bounded connections, as the store's: a database that stops answering must not hold
+    # a worker's start or shutdown for ever.
+    conninfo = bounded_conninfo(url.replace("postgresql+psycopg://", "postgresql://", 1))
     await _ensure_schema(conninfo)
     app = App(connector=PsycopgConnector(conninfo=conninfo))
     runs = InFlight()

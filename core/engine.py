@@ -22,6 +22,7 @@ from core.errors import ObjectFailed, RunFailed
 from core.models import Keyed
 from core.protocols import Pipeline
 from core.reasons import Reason
+from core.state import StateUnusable
 
 R = TypeVar("R", bound=Keyed)
 
@@ -82,8 +83,8 @@ async def _consume(pipeline: Pipeline[R], ctx: RunContext, receive: ObjectReceiv
                 ctx.report.fail(
                     record.kind, exc.reason, key=record.external_id, ids=exc.ids, detail=exc.detail
                 )
-            except RunFailed:
-                raise
+            except (RunFailed, StateUnusable):
+                raise  # the run cannot go on; a write it cannot record must not go on either
             except Exception as exc:
                 _unexpected(ctx, record, exc, "the sink")
 

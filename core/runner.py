@@ -7,22 +7,36 @@ the plugins, open the pipeline, stream it, and store the report whatever happene
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, nullcontext
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 
 import anyio
+from loguru import logger
 
 from core.config import Config, TenantConfig
 from core.context import DeletionGuard, RunContext, Window
 from core.engine import run_pipeline
 from core.errors import ConfigError, RunFailed
 from core.plugins import Registry
-from core.protocols import TenantPlan
+from core.protocols import PipelineSpec, TenantPlan
 from core.report import ReportBuilder, RunReport
-from core.state import StateStore
+from core.state import StateStore, StateUnusable
 
 Clock = Callable[[], datetime]
+
+INTERRUPTED = "interrupted before the end (Ctrl-C)"
+"""What a run cancelled from outside says by default: in ``passerelle sync`` that is the
+user's Ctrl-C (asyncio turns SIGINT into a cancellation of the main task)."""
+WORKER_STOPPING = "cancelled before the end (the worker was stopping)"
+"""What a run cancelled by the worker's shutdown says: the worker passes it as
+``interrupted``."""
+SAVE_SECONDS = 5.0
+"""The bound on storing a run's report once the run has ended. A healthy store takes
+milliseconds; one that hangs (a PostgreSQL server gone silent) must not hold up the
+worker's shutdown or the deadline: the report is then lost, and that is logged."""
+RELEASE_SECONDS = 5.0
+"""The bound on giving back the run lock, for the same reason."""
 
 
 def utc_now() -> datetime:
@@ -71,9 +85,14 @@ async def run_tenant(
     clock: Clock = utc_now,
     on_start: Callable[[ReportBuilder], None] | None = None,
     allow_mass_deletion: bool = False,
+    interrupted: str = INTERRUPTED,
 ) -> RunReport:
     """Run once and return the report, stored unless ``dry_run``. ``allow_mass_deletion``
     lifts the tenant's deletion guard for this run.
+
+    The run has a deadline (``deadline_of``): past it, the run is cancelled and its
+    report says ``failed``, with the deadline as its error. A run cancelled from outside
+    stores its report with ``interrupted`` as its error, then the cancellation goes on.
 
     A run that writes holds its tenant pipeline's run lock (``StateStore.run_lock``) from
     start to stored report: at most one such run at a time, across processes. A dry run,
@@ -93,7 +112,7 @@ async def run_tenant(
             tenant.name, pipeline, run_id=run_id, wait=config.worker.lock_wait_seconds
         )
     )
-    async with lock:
+    async with _bounded_exit(lock, RELEASE_SECONDS):
         return await _run(
             registry,
             store,
@@ -106,7 +125,34 @@ async def run_tenant(
             clock=clock,
             on_start=on_start,
             allow_mass_deletion=allow_mass_deletion,
+            deadline=deadline_of(config, tenant),
+            interrupted=interrupted,
         )
+
+
+def deadline_of(config: Config, tenant: TenantConfig) -> float:
+    """The tenant's run deadline in seconds: its own, or the worker's."""
+    own = tenant.settings.run_deadline_seconds
+    return config.worker.run_deadline_seconds if own is None else own
+
+
+@asynccontextmanager
+async def _bounded_exit(
+    context: AbstractAsyncContextManager[None], seconds: float
+) -> AsyncIterator[None]:
+    """``context``, whose exit (giving a lock back) takes at most ``seconds``, even when the
+    run was cancelled: a store that hangs must not hold the run, or the worker, for ever.
+    An exit cut short is logged; the lock's owner (a connection, a file) frees it when the
+    process ends."""
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(context)
+        try:
+            yield
+        finally:
+            with anyio.move_on_after(seconds, shield=True) as bounded:
+                await stack.aclose()
+            if bounded.cancelled_caught:
+                logger.error("the run lock could not be given back within {} s", seconds)
 
 
 async def _run(
@@ -122,6 +168,8 @@ async def _run(
     clock: Clock,
     on_start: Callable[[ReportBuilder], None] | None,
     allow_mass_deletion: bool,
+    deadline: float,
+    interrupted: str,
 ) -> RunReport:
     spec = registry.pipelines[pipeline]
     started = clock()
@@ -164,23 +212,61 @@ async def _run(
     )
     error: str | None = None
     try:
+        with anyio.move_on_after(deadline) as bounded:
+            error = await _stream(spec, plan, builder, ctx)
+        if bounded.cancel_called:  # whatever the pipeline raised while it was cancelled
+            error = f"the run passed its deadline of {deadline:g} s"
+            log.error("run failed: {}", error)
+    except StateUnusable as exc:  # the command's to report (exit 2), not the run's alone
+        error = f"the state store failed: {exc}"
+        raise
+    except anyio.get_cancelled_exc_class():
+        error = interrupted
+        raise
+    except KeyboardInterrupt:  # trio delivers Ctrl-C as such, not as a cancellation
+        error = INTERRUPTED
+        raise
+    finally:
+        await _store(registry, store, builder, clock, error=error, save=not dry_run)
+    log.info("{} run finished: {}", pipeline, report.outcome)
+    return report
+
+
+async def _stream(
+    spec: PipelineSpec, plan: TenantPlan, builder: ReportBuilder, ctx: RunContext
+) -> str | None:
+    """Open the pipeline and stream it; the run's error, if it failed as a whole."""
+    try:
         async with spec.build(plan, builder.call) as built:
             await run_pipeline(built, ctx)
     except RunFailed as exc:
-        error = str(exc)
-        log.error("run failed: {}", error)
-    except Exception as exc:
-        error = f"unexpected error: {type(exc).__name__}: {exc}"
-        log.opt(exception=exc).error("run failed")
-    except anyio.get_cancelled_exc_class():
-        error = "cancelled before the end (the worker was stopping)"
+        ctx.log.error("run failed: {}", exc)
+        return str(exc)
+    except StateUnusable:
         raise
-    finally:
-        # Even a cancelled run (worker stopping) records what it wrote.
-        with anyio.CancelScope(shield=True):
-            builder.finish(clock(), error=error)
-            if not dry_run:
-                await store.save_report(report)
-            registry.notify_run_finished(report)
-    log.info("{} run finished: {}", pipeline, report.outcome)
-    return report
+    except Exception as exc:
+        ctx.log.opt(exception=exc).error("run failed")
+        return f"unexpected error: {type(exc).__name__}: {exc}"
+    return None
+
+
+async def _store(
+    registry: Registry,
+    store: StateStore,
+    builder: ReportBuilder,
+    clock: Clock,
+    *,
+    error: str | None,
+    save: bool,
+) -> None:
+    """Finish the report and store it, even for a cancelled run (it records what the run
+    wrote), within ``SAVE_SECONDS``."""
+    report = builder.finish(clock(), error=error)
+    with anyio.move_on_after(SAVE_SECONDS, shield=True) as bounded:
+        if save:
+            await store.save_report(report)
+    if bounded.cancelled_caught:
+        logger.bind(tenant=report.tenant, run_id=report.run_id).error(
+            "the report of this run could not be stored within {} s", SAVE_SECONDS
+        )
+    registry.notify_run_finished(report)

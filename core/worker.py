@@ -5,13 +5,23 @@ due (tenant, pipeline) to a ``Dispatcher``, and goes back to sleep; runs happen 
 The rules it keeps:
 
 - never two runs of the same tenant pipeline at once: a slot that comes while the
-  previous run still goes is skipped (and logged), not queued behind it;
-- at most ``max_concurrent_tenants`` runs at once: a due run waits for a free place;
+  previous run still goes, or still waits for a place, is skipped (and logged as such),
+  not queued behind it;
+- at most ``max_concurrent_tenants`` runs at once: a due run waits for a free place, and
+  waiting runs start in the order they became due (anyio's limiter is first come, first
+  served); the run deadline (``core.runner``) frees the place of a run that hangs;
 - a slot missed while the worker was down runs once at start-up if it is less than
-  ``grace`` old; older ones are not caught up (no burst of catch-up runs);
+  ``grace`` old and no run of that tenant pipeline started since (``last_started``, the
+  stored runs: a restart right after a slot does not run it again); older ones are not
+  caught up (no burst of catch-up runs);
+- with a ``heartbeat`` (the service gives ``HEARTBEAT_SECONDS``), the loop wakes at least
+  that often, even with no slot due for hours, so that its ticks (``on_tick``, the health
+  check) prove it is alive; without one it sleeps until the next slot (tests that step a
+  clock through days want no wake-ups in between);
 - a run's failure, even a crash, stays inside that run;
 - ``stop()``: no new run starts; running ones get ``shutdown_timeout`` to finish, then are
-  cancelled (their report is still stored: the runner's clean-up is shielded).
+  cancelled (their report is still stored: the runner's clean-up is shielded, and
+  bounded).
 
 Time comes from an injected clock and sleep, so tests drive a day in milliseconds.
 """
@@ -33,6 +43,15 @@ from core.schedule import Schedule
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
+LastStarted = Callable[[str, str], Awaitable[datetime | None]]
+"""When the latest stored run of a (tenant, pipeline) started, None if it never ran."""
+
+HEARTBEAT_SECONDS = 30.0
+"""The longest the loop sleeps: well under the health check's ``stale_after``."""
+LOOKUP_SECONDS = 10.0
+"""The bound on reading the stored runs at start-up, all tenants together; a store that
+does not answer in time counts as "no run since", so a missed slot still runs (a run is
+idempotent) and the loop starts ticking."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +93,8 @@ class Worker:
         grace: timedelta = timedelta(hours=1),
         shutdown_timeout: float = 60.0,
         on_tick: Callable[[], None] = lambda: None,
+        heartbeat: float | None = None,
+        last_started: LastStarted | None = None,
     ) -> None:
         self.config = config
         self._registry = registry
@@ -83,9 +104,13 @@ class Worker:
         self._grace = grace
         self._shutdown_timeout = shutdown_timeout
         self._on_tick = on_tick
+        self._heartbeat = heartbeat
+        self._last_started = last_started
         self._limiter = anyio.CapacityLimiter(config.worker.max_concurrent_tenants)
         self._due: dict[tuple[str, str], datetime] = {}
         self._running: set[tuple[str, str]] = set()
+        """Started and not finished: running, or waiting for a place (``_waiting``)."""
+        self._waiting: set[tuple[str, str]] = set()
         self._stopping = False
         self._wakeup = anyio.Event()
         self._idle = anyio.Event()
@@ -118,6 +143,7 @@ class Worker:
     async def run(self) -> None:
         async with anyio.create_task_group() as runs:
             self._plan(self._clock(), starting=True)
+            await self._drop_slots_already_run()
             while not self._stopping:
                 self._on_tick()
                 now = self._clock()
@@ -126,11 +152,7 @@ class Worker:
                         self._start(runs, Job(*key, due))
                         following = self._schedule(key[0]).next_after(max(due, now))
                         self._due[key] = following.astimezone(UTC)
-                if self._due:
-                    wait = (min(self._due.values()) - self._clock()).total_seconds()
-                    await self._nap(max(wait, 0.0))
-                else:
-                    await self._nap(3600.0)
+                await self._nap(self._next_wait())
             await self._drain(runs)
 
     def _plan(self, now: datetime, *, starting: bool) -> None:
@@ -150,23 +172,88 @@ class Worker:
                     planned[key] = missed.astimezone(UTC)
         self._due = planned
 
+    def _next_wait(self) -> float:
+        """Seconds until the next due slot, or the heartbeat if that comes first."""
+        if not self._due:
+            return self._heartbeat or 3600.0
+        until = max((min(self._due.values()) - self._clock()).total_seconds(), 0.0)
+        return until if self._heartbeat is None else min(until, self._heartbeat)
+
+    async def _drop_slots_already_run(self) -> None:
+        """A missed slot planned at start-up is not missed if a run of its tenant pipeline
+        started at or after it (the worker ran it just before a restart, or a ``sync`` by
+        hand did): its next slot is planned instead."""
+        if self._last_started is None:
+            return
+        now = self._clock()
+        missed = [(key, due) for key, due in self._due.items() if due <= now]
+        with anyio.move_on_after(LOOKUP_SECONDS) as bounded:
+            for key, due in missed:
+                started = await self._started(self._last_started, key)
+                if started is not None and started >= due:
+                    logger.bind(tenant=key[0]).info(
+                        "{} slot {} already ran (at {}): not run again", key[1], due, started
+                    )
+                    self._due[key] = self._schedule(key[0]).next_after(now).astimezone(UTC)
+        if bounded.cancelled_caught:
+            logger.warning(
+                "the stored runs could not be read within {} s: missed slots run anyway",
+                LOOKUP_SECONDS,
+            )
+
+    @staticmethod
+    async def _started(last_started: LastStarted, key: tuple[str, str]) -> datetime | None:
+        try:
+            return await last_started(*key)
+        except Exception:
+            logger.bind(tenant=key[0]).opt(exception=True).warning(
+                "{} runs could not be read: a missed slot runs anyway", key[1]
+            )
+            return None
+
     def _schedule(self, tenant: str) -> Schedule:
         settings = self.config.tenants[tenant]
         return Schedule(settings.settings.schedule, settings.timezone, tenant)
 
     def _start(self, runs: TaskGroup, job: Job) -> None:
+        log = logger.bind(tenant=job.tenant)
+        if job.key in self._waiting:
+            log.warning(
+                "{} slot {} skipped: the previous slot's run has not started yet, it is "
+                "still waiting for a free place ({})",
+                job.pipeline,
+                job.slot,
+                self._places(),
+            )
+            return
         if job.key in self._running:
-            logger.bind(tenant=job.tenant).warning(
+            log.warning(
                 "{} slot {} skipped: the previous run is still going", job.pipeline, job.slot
             )
             return
+        # Places go first come, first served: with every place taken or promised to an
+        # earlier run, this one waits.
+        if len(self._running) >= self._limiter.total_tokens:
+            self._waiting.add(job.key)
         self._running.add(job.key)
         self._idle = anyio.Event()
+        if job.key in self._waiting:
+            log.info(
+                "{} slot {} waiting for a free place ({})", job.pipeline, job.slot, self._places()
+            )
         runs.start_soon(self._guarded, job)
+
+    def _places(self) -> str:
+        busy = len(self._running) - len(self._waiting)
+        return (
+            f"{busy} of {int(self._limiter.total_tokens)} places busy, "
+            f"{len(self._waiting)} run(s) waiting"
+        )
 
     async def _guarded(self, job: Job) -> None:
         try:
             async with self._limiter:
+                self._waiting.discard(job.key)
                 await self._run_job(job, self.config)
         except Exception:
             # A crash of one run never stops the worker or another tenant.
@@ -174,6 +261,7 @@ class Worker:
                 "{} run for slot {} crashed", job.pipeline, job.slot
             )
         finally:
+            self._waiting.discard(job.key)
             self._running.discard(job.key)
             if not self._running:
                 self._idle.set()
