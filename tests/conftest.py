@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -23,6 +24,11 @@ from sqlalchemy.engine import make_url
 from core.state import StateStore, open_state
 
 POSTGRES_ENV = "PASSERELLE_TEST_POSTGRES_URL"
+
+# A shell starts a background job (`.ci/run &`) with SIGINT ignored, and every process
+# below inherits that: the commands the tests stop with SIGINT, as Ctrl-C would, would
+# then never hear it. Tests are a terminal's user: they get the default handling back.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Property tests assert behaviour, not speed: no per-example deadline on a busy machine.
 settings.register_profile("passerelle", deadline=None)

@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 import anyio
 import psycopg
@@ -36,6 +35,7 @@ from adapters.celcat.sandbox import CelcatSandbox, generate_institution
 from core.serve import serve_app
 from sinks.edusign.sandbox import EdusignSandbox
 from tests.test_isolation_and_secrets import closed_port
+from tests.test_log_redaction import forms
 from tests.test_run_command import wait_for
 
 pytestmark = pytest.mark.anyio
@@ -70,19 +70,6 @@ SECRETS = {
     "postgres": any_secret(TOKENS["postgres"]),
     "accent": any_secret(TOKENS["accent"]),
 }
-
-
-def forms(secret: str) -> set[str]:
-    """Every form a secret takes once escaped by the code paths that print text."""
-    return {
-        secret,
-        repr(secret)[1:-1],
-        json.dumps(secret)[1:-1],
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-        quote(secret, safe=""),
-        quote_plus(secret),
-        secret.encode("unicode_escape").decode("ascii"),
-    }
 
 
 def toml(value: str) -> str:
