@@ -118,8 +118,9 @@ requests_per_minute = 60000
         assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(spans)), (
             "a tenant never runs twice at once"
         )
-    logs = [(tmp_path / f"{name}.log").read_text() for name in ("first", "second")]
-    assert all("run finished" in log for log in logs), "both workers did runs"
+    # Which worker takes which job is the job engine's choice: on a loaded machine one
+    # may take them all (seen in CI, on the old main too), so only the promises above,
+    # each slot once and a tenant never twice at once, are asserted.
     for school in edusign.schools.values():
         api_ids = [c["API_ID"] for c in school.courses.values()]
         assert api_ids, "sheets were written"
