@@ -27,10 +27,10 @@ from bench.measure import emit, peak_rss_mib, quiet_logs, stopwatch
 from bench.product import run_context
 from bench.world import HORIZON_DAYS, TIMEZONE
 from core import Group, Person, PersonKind, Record, RunContext, Session
-from core.engine import run_pipeline
 from core.protocols import Pipeline
 from core.runner import utc_now
 from core.state import open_state
+from core.stream import run_pipeline
 from core.timetable import session_rules
 from sinks.edusign import mapping
 from sinks.edusign.plugin import EdusignOptions, edusign_sink

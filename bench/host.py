@@ -30,9 +30,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.celcat.sandbox import CelcatSandbox
 from bench.world import API_CODE, TenantSpec, celcat_minimum, change_occurrences, institution
+from core.asgi import serve_app
 from core.sandbox.faults import Fault
 from core.sandbox.quirks import Quirks
-from core.serve import serve_app
 from sinks.edusign.mapping import API_TYPE
 from sinks.edusign.sandbox import EdusignSandbox, Kind, Record
 

@@ -21,11 +21,11 @@ from bench.measure import stopwatch
 from bench.naive import naive_sink
 from bench.product import Budget, Urls, configure, run_context, run_scenario, written
 from bench.world import SIZES, TenantSpec
-from core.engine import run_pipeline
 from core.protocols import Pipeline
 from core.report import RunReport
 from core.runner import run_tenant, utc_now
 from core.state import open_state
+from core.stream import run_pipeline
 from core.timetable import session_rules
 
 CHANGED = 0.02

@@ -3,7 +3,7 @@
     python -m bench.many_tenants --urls JSON --size full --rate-scale 1 --folder DIR
 
 First the biggest of them runs alone (a copy with a key and a store of its own): the
-slowest single tenant. Then the worker (``core.worker.Worker``, as ``passerelle run``
+slowest single tenant. Then the worker (``core.scheduler.Scheduler``, as ``passerelle run``
 drives it) starts with every tenant's slot due, and stops once each has run once.
 ``max_concurrent_tenants`` is set to the number of tenants: every run may start at once,
 each paced on its own key.
@@ -23,8 +23,8 @@ from bench.world import SIZES, TIMEZONE
 from core.config import Config
 from core.report import RunReport
 from core.runner import run_tenant, utc_now
+from core.scheduler import Job, Scheduler
 from core.state import open_state
-from core.worker import Job, Worker
 
 
 def due_now() -> str:
@@ -69,7 +69,7 @@ async def measure(urls: Urls, size: str, scale: float, folder: Path) -> dict[str
             if len(reports) == len(tenants):
                 worker.stop()
 
-        worker = Worker(config, registry, run_job, clock=utc_now, grace=timedelta(hours=1))
+        worker = Scheduler(config, registry, run_job, clock=utc_now, grace=timedelta(hours=1))
         with stopwatch() as batch:
             await worker.run()
     failed = [r.tenant for r in reports if r.error]

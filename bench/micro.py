@@ -22,10 +22,10 @@ from pathlib import Path
 import anyio
 import httpx
 
+from core.asgi import serve_app
 from core.http import HttpOptions, http_client, parse_json
 from core.logs import mask_secrets, redact
 from core.sandbox.quirks import Quirks
-from core.serve import serve_app
 from core.state import Synced, open_state
 from sinks.edusign.sandbox import EdusignSandbox
 

@@ -40,10 +40,10 @@ from core.protocols import Setup
 from core.report import Outcome, ReportBuilder, RunReport
 from core.runner import plan_for, run_tenant, utc_now
 from core.schedule import Schedule
-from core.service import serve_worker
+from core.scheduler import pipelines_of
 from core.state import StateUnusable, open_state
 from core.state.urls import masked
-from core.worker import pipelines_of
+from core.worker import serve_worker
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C

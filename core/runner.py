@@ -16,12 +16,12 @@ from loguru import logger
 
 from core.config import Config, TenantConfig
 from core.context import DeletionGuard, RunContext, Window
-from core.engine import run_pipeline
 from core.errors import ConfigError, RunFailed
 from core.plugins import Registry
 from core.protocols import PipelineSpec, TenantPlan
 from core.report import ReportBuilder, RunReport
 from core.state import StateStore, StateUnusable
+from core.stream import run_pipeline
 
 Clock = Callable[[], datetime]
 

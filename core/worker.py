@@ -1,301 +1,224 @@
-"""The long-lived worker: every tenant's pipelines, each on its tenant's schedule.
+"""``passerelle run``: the worker as a process, with its store, signals and health endpoint.
 
-One task group owns everything. The scheduler loop wakes at the next due slot, hands each
-due (tenant, pipeline) to a ``Dispatcher``, and goes back to sleep; runs happen beside it.
-The rules it keeps:
+Signals: SIGTERM or SIGINT stops gracefully, a second one at once; SIGHUP reloads the
+configuration file, and a configuration with problems is refused (logged) while the old
+one stays in force.
 
-- never two runs of the same tenant pipeline at once: a slot that comes while the
-  previous run still goes, or still waits for a place, is skipped (and logged as such),
-  not queued behind it;
-- at most ``max_concurrent_tenants`` runs at once: a due run waits for a free place, and
-  waiting runs start in the order they became due (anyio's limiter is first come, first
-  served); the run deadline (``core.runner``) frees the place of a run that hangs;
-- a slot missed while the worker was down runs once at start-up if it is less than
-  ``grace`` old and no run of that tenant pipeline started since (``last_started``, the
-  stored runs: a restart right after a slot does not run it again); older ones are not
-  caught up (no burst of catch-up runs);
-- with a ``heartbeat`` (the service gives ``HEARTBEAT_SECONDS``), the loop wakes at least
-  that often, even with no slot due for hours, so that its ticks (``on_tick``, the health
-  check) prove it is alive; without one it sleeps until the next slot (tests that step a
-  clock through days want no wake-ups in between);
-- a run's failure, even a crash, stays inside that run;
-- ``stop()``: no new run starts; running ones get ``shutdown_timeout`` to finish, then are
-  cancelled (their report is still stored: the runner's clean-up is shielded, and
-  bounded).
-
-Time comes from an injected clock and sleep, so tests drive a day in milliseconds.
+Every step of a stop is bounded, whatever the state store does (a PostgreSQL server gone
+silent answers nothing, and closing a connection to it can wait for ever): runs get
+``shutdown_timeout_seconds``, their reports and locks a few seconds (``core.runner``);
+"at once" cancels everything, store and job engine included, and a process still there
+``EXIT_GRACE_SECONDS`` later (a thread stuck in a driver, say) exits all the same. The
+same last resort backs a graceful stop that overruns its own bounds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import anyio
-from anyio.abc import TaskGroup
+from anyio import CancelScope
+from anyio.abc import TaskStatus
 from loguru import logger
 
-from core.config import Config, TenantConfig
+from core.asgi import serve_app
+from core.config import Config, load_config
+from core.errors import AlreadyRunning
+from core.health import health_app
+from core.jobs import Coordinator, coordinator
+from core.logs import mask_secrets
+from core.metrics import Metrics, metrics_plugin
 from core.plugins import Registry
-from core.schedule import Schedule
+from core.runner import RELEASE_SECONDS, SAVE_SECONDS, WORKER_STOPPING, run_tenant, utc_now
+from core.scheduler import HEARTBEAT_SECONDS, Job, RunJob, Scheduler
+from core.state import StateStore, open_state
 
-Clock = Callable[[], datetime]
-Sleep = Callable[[float], Awaitable[None]]
-LastStarted = Callable[[str, str], Awaitable[datetime | None]]
-"""When the latest stored run of a (tenant, pipeline) started, None if it never ran."""
-
-HEARTBEAT_SECONDS = 30.0
-"""The longest the loop sleeps: well under the health check's ``stale_after``."""
-LOOKUP_SECONDS = 10.0
-"""The bound on reading the stored runs at start-up, all tenants together; a store that
-does not answer in time counts as "no run since", so a missed slot still runs (a run is
-idempotent) and the loop starts ticking."""
+STALE_AFTER_SECONDS = 300.0
+"""/healthz fails when the scheduler loop has not ticked for this long (it ticks at least
+every ``core.scheduler.HEARTBEAT_SECONDS``)."""
+EXIT_GRACE_SECONDS = 5.0
+"""Once stopping "at once", how long clean-up may take before the process exits anyway."""
+EXIT_FORCED = 1
+"""The exit status of a process that had to exit before its clean-up finished."""
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One scheduled run: a tenant's pipeline, for one slot of its schedule."""
+def _last_resort(seconds: float) -> None:
+    """End the process in ``seconds`` if it is still there: a daemon thread's timer, so
+    that it fires even if the event loop is stuck (or gone, and a thread left behind
+    keeps the process), and dies quietly with a process that exits in time."""
 
-    tenant: str
-    pipeline: str
-    slot: datetime
+    def exit_now() -> None:
+        logger.error("the worker did not stop within {} s: exiting without clean-up", seconds)
+        os._exit(EXIT_FORCED)
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return self.tenant, self.pipeline
-
-
-class RunJob(Protocol):
-    async def __call__(self, job: Job, config: Config, /) -> None: ...
+    timer = threading.Timer(seconds, exit_now)
+    timer.daemon = True
+    timer.start()
 
 
-def pipelines_of(tenant: TenantConfig, registry: Registry) -> list[str]:
-    """The timetable pipeline, then the optional pipelines the tenant enabled."""
-    optional = [
-        p
-        for p in tenant.settings.plugins
-        if p in registry.pipelines and registry.pipelines[p].optional
-    ]
-    return ["timetable", *optional]
+async def serve_worker(config: Config, registry: Registry, path: Path | None) -> None:
+    with CancelScope() as at_once:  # cancelled by a second signal: store and all
+        await _serve(config, registry, path, at_once)
+    if at_once.cancel_called:
+        logger.info("worker stopped at once")
+    else:
+        logger.info("worker stopped")
 
 
-class Worker:
-    def __init__(
-        self,
-        config: Config,
-        registry: Registry,
-        run_job: RunJob,
-        *,
-        clock: Clock,
-        sleep: Sleep = anyio.sleep,
-        grace: timedelta = timedelta(hours=1),
-        shutdown_timeout: float = 60.0,
-        on_tick: Callable[[], None] = lambda: None,
-        heartbeat: float | None = None,
-        last_started: LastStarted | None = None,
-    ) -> None:
-        self.config = config
-        self._registry = registry
-        self._run_job = run_job
-        self._clock = clock
-        self._sleep = sleep
-        self._grace = grace
-        self._shutdown_timeout = shutdown_timeout
-        self._on_tick = on_tick
-        self._heartbeat = heartbeat
-        self._last_started = last_started
-        self._limiter = anyio.CapacityLimiter(config.worker.max_concurrent_tenants)
-        self._due: dict[tuple[str, str], datetime] = {}
-        self._running: set[tuple[str, str]] = set()
-        """Started and not finished: running, or waiting for a place (``_waiting``)."""
-        self._waiting: set[tuple[str, str]] = set()
-        self._stopping = False
-        self._wakeup = anyio.Event()
-        self._idle = anyio.Event()
-        self._idle.set()
+async def _serve(
+    config: Config,
+    registry: Registry,
+    path: Path | None,
+    at_once: CancelScope,
+) -> None:
+    metrics = Metrics()
+    registry.manager.register(metrics_plugin(metrics), name="metrics")
+    settings = config.worker
+    async with (
+        open_state(settings.state_url) as store,
+        store.worker_lock(),  # on a SQLite file, one worker: a second one stops here
+        AsyncExitStack() as stack,
+    ):
 
-    # Control, from signal handlers or tests
+        async def run_job(job: Job, current: Config) -> None:
+            await run_slot(current, registry, store, job)
 
-    def stop(self) -> None:
-        """Start no new run; let the running ones finish (see ``shutdown_timeout``)."""
-        self._stopping = True
-        self._wakeup.set()
+        async def last_started(tenant: str, pipeline: str) -> datetime | None:
+            report = await store.latest_report(tenant, pipeline)
+            return None if report is None else report.started_at
 
-    def reload(self, config: Config) -> None:
-        """Take a new, already validated configuration; running work goes on untouched."""
-        self.config = config
-        self._limiter.total_tokens = config.worker.max_concurrent_tenants
-        self._plan(self._clock(), starting=False)
-        self._wakeup.set()
-
-    @property
-    def running(self) -> set[tuple[str, str]]:
-        return set(self._running)
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping
-
-    # The loop
-
-    async def run(self) -> None:
-        async with anyio.create_task_group() as runs:
-            self._plan(self._clock(), starting=True)
-            await self._drop_slots_already_run()
-            while not self._stopping:
-                self._on_tick()
-                now = self._clock()
-                for key, due in sorted(self._due.items(), key=lambda item: item[1]):
-                    if due <= now:
-                        self._start(runs, Job(*key, due))
-                        following = self._schedule(key[0]).next_after(max(due, now))
-                        self._due[key] = following.astimezone(UTC)
-                await self._nap(self._next_wait())
-            await self._drain(runs)
-
-    def _plan(self, now: datetime, *, starting: bool) -> None:
-        """Next due slot of every tenant pipeline; at start-up, a recent missed slot.
-
-        On a reload nothing is pending (due slots are started before the loop sleeps), so
-        every next slot is taken from the new schedules."""
-        planned: dict[tuple[str, str], datetime] = {}
-        for tenant in self.config.tenants.values():
-            schedule = self._schedule(tenant.name)
-            for pipeline in pipelines_of(tenant, self._registry):
-                # Instants in UTC: slots in the tenant's zone compare by wall clock.
-                key = (tenant.name, pipeline)
-                planned[key] = schedule.next_after(now).astimezone(UTC)
-                missed = schedule.last_at_or_before(now) if starting else None
-                if missed is not None and now - missed <= self._grace:
-                    planned[key] = missed.astimezone(UTC)
-        self._due = planned
-
-    def _next_wait(self) -> float:
-        """Seconds until the next due slot, or the heartbeat if that comes first."""
-        if not self._due:
-            return self._heartbeat or 3600.0
-        until = max((min(self._due.values()) - self._clock()).total_seconds(), 0.0)
-        return until if self._heartbeat is None else min(until, self._heartbeat)
-
-    async def _drop_slots_already_run(self) -> None:
-        """A missed slot planned at start-up is not missed if a run of its tenant pipeline
-        started at or after it (the worker ran it just before a restart, or a ``sync`` by
-        hand did): its next slot is planned instead."""
-        if self._last_started is None:
-            return
-        now = self._clock()
-        missed = [(key, due) for key, due in self._due.items() if due <= now]
-        with anyio.move_on_after(LOOKUP_SECONDS) as bounded:
-            for key, due in missed:
-                started = await self._started(self._last_started, key)
-                if started is not None and started >= due:
-                    logger.bind(tenant=key[0]).info(
-                        "{} slot {} already ran (at {}): not run again", key[1], due, started
-                    )
-                    self._due[key] = self._schedule(key[0]).next_after(now).astimezone(UTC)
-        if bounded.cancelled_caught:
-            logger.warning(
-                "the stored runs could not be read within {} s: missed slots run anyway",
-                LOOKUP_SECONDS,
+        dispatch: RunJob = run_job
+        coordinated: Coordinator | None = None
+        if settings.coordinated:
+            coordinated = await stack.enter_async_context(
+                coordinator(
+                    settings.state_url,
+                    run_job,
+                    lambda: worker.config,
+                    concurrency=settings.max_concurrent_tenants,
+                    stalled_after=settings.stalled_after_seconds,
+                    shutdown_timeout=settings.shutdown_timeout_seconds,
+                )
             )
-
-    @staticmethod
-    async def _started(last_started: LastStarted, key: tuple[str, str]) -> datetime | None:
-        try:
-            return await last_started(*key)
-        except Exception:
-            logger.bind(tenant=key[0]).opt(exception=True).warning(
-                "{} runs could not be read: a missed slot runs anyway", key[1]
-            )
-            return None
-
-    def _schedule(self, tenant: str) -> Schedule:
-        settings = self.config.tenants[tenant]
-        return Schedule(settings.settings.schedule, settings.timezone, tenant)
-
-    def _start(self, runs: TaskGroup, job: Job) -> None:
-        log = logger.bind(tenant=job.tenant)
-        if job.key in self._waiting:
-            log.warning(
-                "{} slot {} skipped: the previous slot's run has not started yet, it is "
-                "still waiting for a free place ({})",
-                job.pipeline,
-                job.slot,
-                self._places(),
-            )
-            return
-        if job.key in self._running:
-            log.warning(
-                "{} slot {} skipped: the previous run is still going", job.pipeline, job.slot
-            )
-            return
-        # Places go first come, first served: with every place taken or promised to an
-        # earlier run, this one waits.
-        if len(self._running) >= self._limiter.total_tokens:
-            self._waiting.add(job.key)
-        self._running.add(job.key)
-        self._idle = anyio.Event()
-        if job.key in self._waiting:
-            log.info(
-                "{} slot {} waiting for a free place ({})", job.pipeline, job.slot, self._places()
-            )
-        runs.start_soon(self._guarded, job)
-
-    def _places(self) -> str:
-        busy = len(self._running) - len(self._waiting)
-        return (
-            f"{busy} of {int(self._limiter.total_tokens)} places busy, "
-            f"{len(self._waiting)} run(s) waiting"
+            dispatch = coordinated.submit
+        worker = Scheduler(
+            config,
+            registry,
+            dispatch,
+            clock=utc_now,
+            grace=timedelta(minutes=settings.grace_minutes),
+            shutdown_timeout=settings.shutdown_timeout_seconds,
+            on_tick=lambda: metrics.tick(time.monotonic()),
+            last_started=last_started,
+            heartbeat=HEARTBEAT_SECONDS,
         )
-
-    async def _guarded(self, job: Job) -> None:
-        try:
-            async with self._limiter:
-                self._waiting.discard(job.key)
-                await self._run_job(job, self.config)
-        except Exception:
-            # A crash of one run never stops the worker or another tenant.
-            logger.bind(tenant=job.tenant).opt(exception=True).error(
-                "{} run for slot {} crashed", job.pipeline, job.slot
-            )
-        finally:
-            self._waiting.discard(job.key)
-            self._running.discard(job.key)
-            if not self._running:
-                self._idle.set()
-
-    async def _nap(self, seconds: float) -> None:
-        """Sleep until ``seconds`` pass or someone calls ``stop``/``reload``."""
         async with anyio.create_task_group() as tg:
 
-            async def alarm() -> None:
-                await self._sleep(seconds)
-                tg.cancel_scope.cancel()
+            def stop() -> None:
+                if not worker.stopping:
+                    # Runs get the shutdown timeout, then a few seconds to store their
+                    # reports and give their locks back; past that, the process goes.
+                    _last_resort(
+                        settings.shutdown_timeout_seconds
+                        + SAVE_SECONDS
+                        + RELEASE_SECONDS
+                        + EXIT_GRACE_SECONDS
+                    )
+                worker.stop()
+                if coordinated is not None:
+                    coordinated.stop()  # its running jobs get shutdown_timeout to finish
 
-            tg.start_soon(alarm)
-            await self._wakeup.wait()
-            tg.cancel_scope.cancel()
-        if self._wakeup.is_set():
-            self._wakeup = anyio.Event()
+            def stop_at_once() -> None:
+                _last_resort(EXIT_GRACE_SECONDS)
+                at_once.cancel()
 
-    async def _drain(self, runs: TaskGroup) -> None:
-        if self._running:
+            # Started, not merely scheduled: once 'worker started' is logged, SIGTERM is ours.
+            await tg.start(_handle_signals, worker, stop, stop_at_once, registry, path)
+            if settings.health_address:
+                tg.start_soon(_serve_health, metrics, settings.health_address)
+            jobs_done = anyio.Event()
+            if coordinated is None:
+                jobs_done.set()
+            else:
+                tg.start_soon(_work, coordinated, jobs_done)
             logger.info(
-                "stopping: waiting up to {} s for {} run(s)",
-                self._shutdown_timeout,
-                len(self._running),
+                "worker started: {} tenant(s){}",
+                len(config.tenants),
+                ", coordinated through PostgreSQL" if coordinated else "",
             )
-            async with anyio.create_task_group() as tg:
+            await worker.run()
+            stop()
+            await jobs_done.wait()
+            tg.cancel_scope.cancel()
 
-                async def deadline() -> None:
-                    await self._sleep(self._shutdown_timeout)
-                    tg.cancel_scope.cancel()
 
-                tg.start_soon(deadline)
-                await self._idle.wait()
-                tg.cancel_scope.cancel()
-        if self._running:
-            logger.warning("stopping: cancelling {} run(s) still going", len(self._running))
-        runs.cancel_scope.cancel()
+async def run_slot(config: Config, registry: Registry, store: StateStore, job: Job) -> None:
+    """Run one slot. If another run holds the tenant pipeline (a ``sync`` by hand, another
+    process), the slot is skipped and logged, like a slot whose previous run still goes."""
+    try:
+        await run_tenant(
+            config, registry, store, job.tenant, job.pipeline, interrupted=WORKER_STOPPING
+        )
+    except AlreadyRunning as refused:
+        logger.bind(tenant=job.tenant).warning(
+            "{} slot {} skipped: {}", job.pipeline, job.slot, refused
+        )
+
+
+async def _work(coordinated: Coordinator, done: anyio.Event) -> None:
+    try:
+        await coordinated.work()
+    finally:
+        done.set()
+
+
+async def _handle_signals(
+    worker: Scheduler,
+    stop: Callable[[], None],
+    stop_at_once: Callable[[], None],
+    registry: Registry,
+    path: Path | None,
+    *,
+    task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+        task_status.started()
+        async for received in signals:
+            if received == signal.SIGHUP:
+                _reload(worker, registry, path)
+            elif worker.stopping:
+                logger.warning("second stop signal: stopping at once")
+                stop_at_once()
+            else:
+                logger.info("{} received: stopping gracefully", signal.Signals(received).name)
+                stop()
+
+
+def _reload(worker: Scheduler, registry: Registry, path: Path | None) -> None:
+    try:
+        config = load_config(path, registry)
+    except Exception as exc:
+        logger.error("reload refused, the old configuration stays: {}", exc)
+        return
+    mask_secrets(config.secrets)
+    if config.problems:
+        for problem in config.problems:
+            logger.error("reload refused, the old configuration stays: {}", problem)
+        return
+    worker.reload(config)
+    logger.info("configuration reloaded: {} tenant(s)", len(config.tenants))
+
+
+async def _serve_health(metrics: Metrics, address: str) -> None:
+    host, _, port = address.rpartition(":")
+    app = health_app(metrics, clock=time.monotonic, stale_after=STALE_AFTER_SECONDS)
+    async with serve_app(app, host=host, port=int(port)) as url:
+        logger.info("health endpoint on {}/healthz and {}/metrics", url, url)
+        await anyio.sleep_forever()

@@ -26,13 +26,13 @@ from adapters.celcat.sandbox import (
     generate_institution,
     serve_app,
 )
-from core.engine import run_pipeline
 from core.errors import CredentialsRefused, RunFailed, ServerUnreachable
 from core.http import RetryPolicy
 from core.models import Person, Session
 from core.protocols import Pipeline
 from core.sandbox.quirks import Quirks
 from core.state import StateStore
+from core.stream import run_pipeline
 from core.timetable import session_rules
 from tests.doubles import PARIS, MemorySink, context
 from tests.test_http import FakeSleep

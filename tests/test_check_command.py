@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 
 from adapters.celcat.caws_sandbox import CawsSandbox
 from adapters.celcat.sandbox import CelcatSandbox, generate_institution
-from core.serve import serve_app
+from core.asgi import serve_app
 from sinks.edusign.sandbox import EdusignSandbox
 
 pytestmark = pytest.mark.anyio

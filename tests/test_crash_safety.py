@@ -17,7 +17,7 @@ from anyio.abc import Process
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.celcat.sandbox import CelcatSandbox, Institution, generate_institution
-from core.serve import serve_app
+from core.asgi import serve_app
 from core.state import open_state
 from sinks.edusign.sandbox import EdusignSandbox, School
 from tests.test_faults import duplicates, snapshot

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from core.asgi import serve_app
 from core.health import health_app
 from core.metrics import Metrics, metrics_plugin
 from core.plugins import load_registry
 from core.report import Action, ReportBuilder, RunReport
-from core.serve import serve_app
 
 pytestmark = pytest.mark.anyio
 

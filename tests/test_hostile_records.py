@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from adapters.celcat.plugin import CelcatOptions, celcat_source
-from core.engine import run_pipeline
 from core.models import Session
 from core.people import person_problem
 from core.protocols import Pipeline
 from core.state import StateStore
+from core.stream import run_pipeline
 from core.timetable import session_rules
 from tests.doubles import MemorySink, context
 from tests.test_http import FakeSleep

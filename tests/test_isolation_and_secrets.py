@@ -17,7 +17,7 @@ import pytest
 
 from adapters.celcat.caws_sandbox import CawsSandbox
 from adapters.celcat.sandbox import CelcatSandbox, generate_institution
-from core.serve import serve_app
+from core.asgi import serve_app
 from sinks.edusign.sandbox import EdusignSandbox
 from tests.test_run_command import wait_for
 

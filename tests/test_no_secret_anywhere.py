@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from adapters.celcat.caws_sandbox import CawsSandbox
 from adapters.celcat.sandbox import CelcatSandbox, generate_institution
-from core.serve import serve_app
+from core.asgi import serve_app
 from sinks.edusign.sandbox import EdusignSandbox
 from tests.test_isolation_and_secrets import closed_port
 from tests.test_log_redaction import forms

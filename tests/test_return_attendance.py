@@ -18,13 +18,13 @@ from adapters.celcat.plugin import CelcatOptions
 from adapters.celcat.return_attendance import ReturnAttendanceOptions, caws_sink
 from core.config import load_config
 from core.context import Window
-from core.engine import run_pipeline
 from core.errors import ConfigError, RunFailed
 from core.plugins import load_registry
 from core.protocols import Pipeline
 from core.report import RunReport
 from core.runner import plan_for
-from core.worker import pipelines_of
+from core.scheduler import pipelines_of
+from core.stream import run_pipeline
 from sinks.edusign.plugin import EdusignOptions, edusign_attendance
 from tests.doubles import PARIS, context
 from tests.worlds import KEY, World

@@ -7,12 +7,12 @@ from datetime import date
 
 import pytest
 
-from core.engine import run_pipeline
 from core.models import Record, Session
 from core.protocols import Pipeline
 from core.report import Event
 from core.rules import CategoryFilterOptions, fold
 from core.state import StateStore
+from core.stream import run_pipeline
 from core.timetable import session_rules
 from tests.doubles import MemorySink, MemorySource, context, instructor, session, student
 

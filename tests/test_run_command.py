@@ -17,7 +17,7 @@ from anyio.abc import Process
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.celcat.sandbox import CelcatSandbox, generate_institution
-from core.serve import serve_app
+from core.asgi import serve_app
 from sinks.edusign.sandbox import EdusignSandbox
 
 pytestmark = pytest.mark.anyio

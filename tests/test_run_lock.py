@@ -26,14 +26,14 @@ from loguru import logger
 from starlette.types import Receive, Scope, Send
 
 from adapters.celcat.sandbox import CelcatSandbox, generate_institution
+from core.asgi import serve_app
 from core.config import Config, load_config
 from core.errors import AlreadyRunning
 from core.plugins import Registry, default_registry
 from core.runner import run_tenant
-from core.serve import serve_app
-from core.service import run_slot
+from core.scheduler import Job
 from core.state import StateStore, locks, open_state
-from core.worker import Job
+from core.worker import run_slot
 from sinks.edusign.sandbox import EdusignSandbox
 from tests.test_run_command import wait_for
 

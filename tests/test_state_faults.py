@@ -21,7 +21,7 @@ from core.config import load_config
 from core.plugins import default_registry
 from core.report import Outcome, RunReport
 from core.state import StateUnusable, open_state
-from core.state.engine import create_state_engine
+from core.state.database import create_state_engine
 
 pytestmark = pytest.mark.anyio
 
@@ -176,7 +176,7 @@ async def test_a_newer_schema_is_named_as_such(tmp_path: Path) -> None:
 async def test_a_lock_held_by_another_process_is_unusable_after_the_busy_timeout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("core.state.engine.BUSY_TIMEOUT_MS", 100)  # a small limit
+    monkeypatch.setattr("core.state.database.BUSY_TIMEOUT_MS", 100)  # a small limit
     url = f"sqlite:///{tmp_path / 'state.db'}"
     await stored_report(url)
     other = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
@@ -227,7 +227,7 @@ async def test_a_black_holed_postgres_fails_in_bounded_time(
 ) -> None:
     # The default bound, made small: a URL need not say connect_timeout to be bounded.
     settings = {"connect_timeout": 1, "tcp_user_timeout": 1000}
-    monkeypatch.setattr("core.state.engine.CONNECTION_SETTINGS", settings)
+    monkeypatch.setattr("core.state.database.CONNECTION_SETTINGS", settings)
     url = f"postgresql://passerelle:{ENCODED}@127.0.0.1:{black_hole}/state"
     with anyio.fail_after(DEADLINE), pytest.raises(StateUnusable, match="timeout") as raised:
         async with open_state(url):

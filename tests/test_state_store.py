@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.errors import ConfigError
 from core.report import Counts, Event, Outcome, RunReport
 from core.state import StateStore, Synced, open_state
-from core.state.engine import BUSY_TIMEOUT_MS, create_state_engine
+from core.state.database import BUSY_TIMEOUT_MS, create_state_engine
 from core.state.migrate import alembic_config, is_current, migrate
 from core.state.tables import metadata
 from core.state.urls import engine_url, masked
@@ -348,7 +348,7 @@ async def test_one_process_never_waits_on_its_own_sqlite_lock(
     # No busy timeout at all: a transaction that met another one of this process at the
     # file's write lock would fail at once ("database is locked"). Many tenants' runs
     # save at once in one worker; they must queue in the process, not at the lock.
-    monkeypatch.setattr("core.state.engine.BUSY_TIMEOUT_MS", 0)
+    monkeypatch.setattr("core.state.database.BUSY_TIMEOUT_MS", 0)
     async with open_state(f"sqlite:///{tmp_path / 'state.db'}") as store:
         async with anyio.create_task_group() as group:
             for n in range(200):

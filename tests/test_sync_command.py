@@ -17,9 +17,9 @@ import pytest
 
 from adapters.celcat.caws_sandbox import CawsSandbox
 from adapters.celcat.sandbox import CelcatSandbox, generate_institution
+from core.asgi import serve_app
 from core.config import load_config
 from core.plugins import load_registry
-from core.serve import serve_app
 from sinks.edusign.sandbox import EdusignSandbox
 
 pytestmark = pytest.mark.anyio

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from typer.testing import CliRunner, Result
 
 from core import cli
+from core.asgi import serve_app
 from core.console import make_console, report_view
 from core.context import RunContext
 from core.errors import RunFailed
@@ -34,7 +35,6 @@ from core.logs import mask_secrets
 from core.models import Record, Session
 from core.plugins import Registry, load_registry
 from core.report import Acted, Counts, Event, Outcome, RunReport
-from core.serve import serve_app
 from tests import sample_plugins
 from tests.doubles import MemorySink, MemorySource, instructor, session, student
 from tests.sample_plugins import entry_point

@@ -37,11 +37,11 @@ from core.plugins import Registry, load_registry
 from core.protocols import Setup
 from core.report import Outcome, ReportBuilder, RunReport
 from core.runner import run_tenant
-from core.service import run_slot
+from core.scheduler import Job, Scheduler
 from core.state import open_state
-from core.worker import Job, Worker
+from core.worker import run_slot
 from tests.sample_plugins import entry_point
-from tests.test_worker import START, ManualClock, Runs, running
+from tests.test_scheduler import START, ManualClock, Runs, running
 
 pytestmark = pytest.mark.anyio
 
@@ -199,7 +199,7 @@ async def test_a_waiting_run_is_logged_as_waiting_not_as_still_going(
     runs = Runs(clock)
     runs.hold["hung1"] = anyio.Event()
     runs.hold["hung2"] = anyio.Event()
-    worker = Worker(config, loaded, runs, clock=clock, sleep=clock.sleep)
+    worker = Scheduler(config, loaded, runs, clock=clock, sleep=clock.sleep)
     async with running(worker):
         await clock.advance(timedelta(minutes=25))
         assert runs.of("third") == [], "both places are taken"
@@ -222,7 +222,7 @@ async def test_waiting_runs_start_in_the_order_they_became_due(tmp_path: Path) -
     runs = Runs(clock)
     for name in names:
         runs.hold[name] = anyio.Event()
-    worker = Worker(config, loaded, runs, clock=clock, sleep=clock.sleep)
+    worker = Scheduler(config, loaded, runs, clock=clock, sleep=clock.sleep)
     async with running(worker):
         await clock.advance(timedelta(minutes=10))
         for name in names:
@@ -251,7 +251,7 @@ async def test_hung_tenants_are_cut_at_their_deadline_and_the_third_one_runs(
             if job.tenant == "third":
                 third_done.set()
 
-        worker = Worker(config, loaded, run_job, clock=clock, sleep=clock.sleep)
+        worker = Scheduler(config, loaded, run_job, clock=clock, sleep=clock.sleep)
         async with running(worker):
             await clock.advance(timedelta(minutes=2))
             with anyio.fail_after(30):
@@ -271,7 +271,7 @@ async def test_healthz_stays_ok_between_slots_hours_apart(tmp_path: Path) -> Non
     def seconds() -> float:  # the loop's clock, as seconds
         return clock.now.timestamp()
 
-    worker = Worker(
+    worker = Scheduler(
         config,
         loaded,
         Runs(clock),
@@ -314,7 +314,7 @@ async def test_a_restart_does_not_run_a_slot_again(tmp_path: Path, ran: bool) ->
             report = await store.latest_report(tenant, pipeline)
             return None if report is None else report.started_at
 
-        worker = Worker(
+        worker = Scheduler(
             config, loaded, runs, clock=clock, sleep=clock.sleep, last_started=last_started
         )
         async with running(worker):

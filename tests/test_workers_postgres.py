@@ -17,7 +17,7 @@ import pytest
 from anyio.abc import Process
 
 from adapters.celcat.sandbox import CelcatSandbox, Fault, generate_institution
-from core.serve import serve_app
+from core.asgi import serve_app
 from core.state import open_state
 from sinks.edusign.sandbox import EdusignSandbox
 

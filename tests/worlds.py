@@ -17,10 +17,10 @@ import pytest
 
 from adapters.celcat.plugin import CelcatOptions, celcat_source
 from adapters.celcat.sandbox import CelcatSandbox, Institution, generate_institution
-from core.engine import run_pipeline
 from core.protocols import Pipeline
 from core.report import RunReport
 from core.state import StateStore, open_state
+from core.stream import run_pipeline
 from core.timetable import session_rules
 from sinks.edusign.plugin import EdusignOptions, edusign_sink
 from sinks.edusign.sandbox import EdusignSandbox, School

@@ -1,6 +1,6 @@
 """Building blocks for a plugin's sandbox: a stateful fake of its remote API.
 
-Fault injection (``Fault``) and call recording (``RequestLog``); ``core.serve`` serves the
+Fault injection (``Fault``) and call recording (``RequestLog``); ``core.asgi`` serves the
 app on a loopback port. Nothing here knows any particular API.
 """
 

@@ -35,7 +35,7 @@ import anyio
 import psycopg
 from filelock import FileLock, Timeout
 
-from core.state.engine import bounded_conninfo
+from core.state.database import bounded_conninfo
 from core.state.urls import StateUnusable
 
 POLL_SECONDS = 0.2

@@ -4,7 +4,7 @@ The migration runs in one transaction on the store's own async engine (alembic's
 asyncio cookbook: ``run_sync`` hands alembic a sync view of the async connection).
 Workers that start together must not both create the tables: on PostgreSQL the
 transaction first takes an advisory lock, on SQLite it begins ``IMMEDIATE`` (see
-``core.state.engine``). Either way the second one waits, then finds the schema current
+``core.state.database``). Either way the second one waits, then finds the schema current
 and does nothing. Within one process, migrations also take turns whatever database they
 are on: alembic keeps the migration under way in module globals (``alembic.context``,
 ``alembic.op``), which two at once would trip over.
@@ -74,7 +74,7 @@ async def is_current(engine: AsyncEngine) -> bool:
     """
     database = engine.url.database
     if engine.url.drivername == SQLITE and database:
-        # A read-only engine names the file as a URI (see ``core.state.engine``).
+        # A read-only engine names the file as a URI (see ``core.state.database``).
         path = unquote(database.removeprefix("file:")) if database.startswith("file:") else database
         if not await anyio.Path(path).exists():
             return False

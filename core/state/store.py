@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.errors import AlreadyRunning, AnotherWorker
 from core.report import RunReport
-from core.state.engine import BUSY_TIMEOUT_MS, check_file, create_state_engine, takes_turns
+from core.state.database import BUSY_TIMEOUT_MS, check_file, create_state_engine, takes_turns
 from core.state.locks import FileLocks, Held, Holder, Locks, MemoryLocks, PostgresLocks
 from core.state.migrate import is_current, migrate
 from core.state.tables import runs

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from core import DemoSettings
-from core.serve import serve_app
+from core.asgi import serve_app
 from sinks.edusign.sandbox import EdusignSandbox, School
 
 API_KEY = "demo-edusign-key"

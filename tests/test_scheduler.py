@@ -15,7 +15,7 @@ import pytest
 
 from core.config import Config, load_config
 from core.plugins import Registry, load_registry
-from core.worker import Job, Worker
+from core.scheduler import Job, Scheduler
 from tests.sample_plugins import entry_point
 
 pytestmark = pytest.mark.anyio
@@ -98,7 +98,7 @@ def configure(
 
 
 @asynccontextmanager
-async def running(worker: Worker) -> AsyncIterator[None]:
+async def running(worker: Scheduler) -> AsyncIterator[None]:
     async with anyio.create_task_group() as tg:
         tg.start_soon(worker.run)
         await anyio.wait_all_tasks_blocked()
@@ -110,7 +110,7 @@ async def test_each_slot_runs_once_at_its_time(tmp_path: Path) -> None:
     clock = ManualClock(START)
     config, registry = configure(tmp_path, {"acme": '["0 9 * * *", "30 18 * * *"]'})
     runs = Runs(clock)
-    worker = Worker(config, registry, runs, clock=clock, sleep=clock.sleep)
+    worker = Scheduler(config, registry, runs, clock=clock, sleep=clock.sleep)
     async with running(worker):
         await clock.advance(timedelta(days=2))
     paris = [
@@ -125,7 +125,7 @@ async def test_default_schedules_spread_tenants_in_the_promised_hours(tmp_path: 
     tenants: dict[str, str | None] = {f"t{i}": None for i in range(20)}  # the default
     config, registry = configure(tmp_path, tenants)
     runs = Runs(clock)
-    worker = Worker(config, registry, runs, clock=clock, sleep=clock.sleep)
+    worker = Scheduler(config, registry, runs, clock=clock, sleep=clock.sleep)
     async with running(worker):
         await clock.advance(timedelta(days=1))
     local = [s.astimezone(config.tenants["t0"].timezone) for _, _, s, _ in runs.started]
@@ -139,7 +139,7 @@ async def test_a_run_never_overlaps_itself(tmp_path: Path) -> None:
     config, registry = configure(tmp_path, {"acme": '["*/10 * * * *"]'})
     runs = Runs(clock)
     runs.hold["acme"] = anyio.Event()
-    worker = Worker(config, registry, runs, clock=clock, sleep=clock.sleep)
+    worker = Scheduler(config, registry, runs, clock=clock, sleep=clock.sleep)
     async with running(worker):
         await clock.advance(timedelta(minutes=35))
         assert len(runs.of("acme")) == 1, "slots during a long run are skipped"
@@ -156,7 +156,7 @@ async def test_at_most_max_concurrent_tenants_run_at_once(tmp_path: Path) -> Non
     runs = Runs(clock)
     for name in tenants:
         runs.hold[name] = anyio.Event()
-    worker = Worker(config, registry, runs, clock=clock, sleep=clock.sleep)
+    worker = Scheduler(config, registry, runs, clock=clock, sleep=clock.sleep)
     async with running(worker):
         await clock.advance(timedelta(hours=2))
         assert runs.concurrent == 2
@@ -172,7 +172,7 @@ async def test_a_crash_stays_inside_its_tenant(tmp_path: Path) -> None:
     config, registry = configure(tmp_path, {"bad": '["0 9 * * *"]', "good": '["0 9 * * *"]'})
     runs = Runs(clock)
     runs.crash.add("bad")
-    worker = Worker(config, registry, runs, clock=clock, sleep=clock.sleep)
+    worker = Scheduler(config, registry, runs, clock=clock, sleep=clock.sleep)
     async with running(worker):
         await clock.advance(timedelta(days=1, hours=1))
     assert len(runs.of("bad")) == 2, "the crashed tenant still runs on its next slot"
@@ -190,7 +190,7 @@ async def test_a_missed_slot_runs_once_within_the_grace(
     clock = ManualClock(slot + down_for)
     config, registry = configure(tmp_path, {"acme": '["0 9 * * *", "5 9 * * *"]'})
     runs = Runs(clock)
-    worker = Worker(
+    worker = Scheduler(
         config, registry, runs, clock=clock, sleep=clock.sleep, grace=timedelta(hours=1)
     )
     async with running(worker):
@@ -204,7 +204,7 @@ async def test_stop_waits_for_running_runs_then_cancels_them(tmp_path: Path) -> 
     runs = Runs(clock)
     runs.hold["quick"] = anyio.Event()
     runs.hold["slow"] = anyio.Event()
-    worker = Worker(config, registry, runs, clock=clock, sleep=clock.sleep, shutdown_timeout=60)
+    worker = Scheduler(config, registry, runs, clock=clock, sleep=clock.sleep, shutdown_timeout=60)
     async with anyio.create_task_group() as tg:
         tg.start_soon(worker.run)
         await clock.advance(timedelta(hours=1, minutes=1))
@@ -224,7 +224,7 @@ async def test_reload_adds_removes_and_changes_tenants(tmp_path: Path) -> None:
     clock = ManualClock(START)
     config, registry = configure(tmp_path, {"acme": '["0 9 * * *"]', "gone": '["0 9 * * *"]'})
     runs = Runs(clock)
-    worker = Worker(config, registry, runs, clock=clock, sleep=clock.sleep)
+    worker = Scheduler(config, registry, runs, clock=clock, sleep=clock.sleep)
     async with running(worker):
         new, _ = configure(tmp_path, {"acme": '["0 10 * * *"]', "added": '["0 9 * * *"]'})
         worker.reload(new)
@@ -241,7 +241,7 @@ async def test_enabled_optional_pipelines_run_on_the_tenants_schedule(tmp_path: 
     with_echo = '["0 9 * * *"]\nplugins = ["echo-back"]'
     config, registry = configure(tmp_path, {"acme": with_echo, "plain": '["0 9 * * *"]'})
     runs = Runs(clock)
-    worker = Worker(config, registry, runs, clock=clock, sleep=clock.sleep)
+    worker = Scheduler(config, registry, runs, clock=clock, sleep=clock.sleep)
     async with running(worker):
         await clock.advance(timedelta(hours=2))
     assert sorted((t, p) for t, p, _, _ in runs.started) == [

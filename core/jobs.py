@@ -27,8 +27,8 @@ from procrastinate.schema import SchemaManager
 from procrastinate.worker import Worker as JobWorker
 
 from core.config import Config
-from core.state.engine import bounded_conninfo
-from core.worker import Job, RunJob
+from core.scheduler import Job, RunJob
+from core.state.database import bounded_conninfo
 
 RUN_TASK = "passerelle.run"
 _SCHEMA_LOCK = int.from_bytes(b"procrast", "big") >> 1

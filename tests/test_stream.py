@@ -9,12 +9,12 @@ import pytest
 from anyio import wait_all_tasks_blocked
 
 from core.context import RunContext
-from core.engine import run_pipeline
 from core.errors import CredentialsRefused, RunFailed
 from core.models import Record, Session
 from core.protocols import Pipeline
 from core.reasons import Reason
 from core.state import StateStore
+from core.stream import run_pipeline
 from tests.doubles import MemorySink, MemorySource, context, instructor, session, student
 
 pytestmark = pytest.mark.anyio

@@ -1,4 +1,4 @@
-"""The pipeline engine: source -> transformers -> sink, streamed with bounded memory.
+"""One pipeline run streamed: source -> transformers -> sink, with bounded memory.
 
 One task reads the source and applies the transformers in order; ``concurrency`` tasks
 write to the sink. Between them a bounded memory stream: when the sink falls behind, the
