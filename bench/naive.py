@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
-from core import Group, Person, PersonKind, Record, RunContext, Session
+from core import Group, Person, PersonKind, Record, RunContext, Session, StreamEnd
 from sinks.edusign import mapping
 
 
@@ -28,7 +28,7 @@ class NaiveSink:
     async def check(self) -> list[str]:
         return []
 
-    async def finish(self, ctx: RunContext, *, complete: bool) -> None:
+    async def finish(self, ctx: RunContext, end: StreamEnd) -> None:
         return None
 
     async def write(self, record: Record, ctx: RunContext) -> None:

@@ -278,7 +278,7 @@ def _server_checks(tenant: TenantConfig, registry: Registry) -> list[tuple[str, 
 
         async def pipeline_lines(pipeline: str = pipeline) -> list[str]:
             plan = plan_for(tenant, pipeline, registry)
-            async with registry.pipelines[pipeline].build(plan, _no_meter) as built:
+            async with registry.pipelines[pipeline].open(plan, _no_meter) as built:
                 lines: list[str] = await built.sink.check()
                 return lines
 

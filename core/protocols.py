@@ -1,8 +1,9 @@
 """The typed async protocols a plugin implements, and the specs it registers them with.
 
-pluggy only registers and observes; execution is plain ``await``. A source, sink or
-pipeline is registered as a factory returning an *async context manager*, so the plugin
-owns its resources (HTTP clients, connections) for exactly the length of a run:
+pluggy only registers and observes; execution is plain ``await``. Every spec (source,
+sink, transformer, pipeline) has one verb, ``open``: a factory returning an *async
+context manager*, so the plugin owns its resources (HTTP clients, connections) for
+exactly the length of a run:
 
     @asynccontextmanager
     async def open_source(setup: Setup[MyOptions]) -> AsyncIterator[MySource]:
@@ -74,17 +75,29 @@ class Transformer(Protocol[R]):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """What a sink's ``finish`` is told about the stream that just ended: everything a
+    deletion may rest on, passed explicitly (the run report is for people, not control).
+    """
+
+    complete: bool
+    """The source read everything in scope. When false, what was not seen is not known to
+    be gone, and nothing may be deleted."""
+    kept: frozenset[str] = frozenset()
+    """Keys that failed, or could not be read, before or in the sink: they still exist at
+    the source, and their objects must not be deleted."""
+
+
 class Sink(Protocol[R_contra]):
     async def write(self, record: R_contra, ctx: RunContext) -> None:
         """Make the target match ``record``. Raise ``ObjectFailed`` for this one object."""
         ...
 
-    async def finish(self, ctx: RunContext, *, complete: bool) -> None:
+    async def finish(self, ctx: RunContext, end: StreamEnd) -> None:
         """Called once the stream is exhausted, e.g. to delete what vanished.
 
-        ``complete`` is false when the source could not read everything in scope: what
-        was not seen then is not known to be gone, and must not be deleted. Keys in
-        ``ctx.report.failed_keys`` failed upstream and are not gone either.
+        ``end`` holds every input a deletion may rest on: see ``StreamEnd``.
         """
         ...
 
@@ -168,7 +181,7 @@ class TransformerSpec:
     """A transformer. Optional ones run when a tenant lists ``name`` in ``plugins``."""
 
     name: str
-    create: Callable[[Setup[Any]], Transformer[Any]]
+    open: Callable[[Setup[Any]], AbstractAsyncContextManager[Transformer[Any]]]
     options: type[PluginOptions] = PluginOptions
     optional: bool = False
 
@@ -197,7 +210,7 @@ class PipelineSpec:
     """
 
     name: str
-    build: Callable[[TenantPlan, CallMeter], AbstractAsyncContextManager[Pipeline[Any]]]
+    open: Callable[[TenantPlan, CallMeter], AbstractAsyncContextManager[Pipeline[Any]]]
     options: type[PluginOptions] = PluginOptions
     optional: bool = False
     window: Callable[[datetime, ZoneInfo, PluginOptions], Window] | None = None

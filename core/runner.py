@@ -237,7 +237,7 @@ async def _stream(
 ) -> str | None:
     """Open the pipeline and stream it; the run's error, if it failed as a whole."""
     try:
-        async with spec.build(plan, builder.call) as built:
+        async with spec.open(plan, builder.call) as built:
             await run_pipeline(built, ctx)
     except RunFailed as exc:
         ctx.log.error("run failed: {}", exc)

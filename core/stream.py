@@ -20,7 +20,7 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from core.context import RunContext
 from core.errors import ObjectFailed, RunFailed
 from core.models import Keyed
-from core.protocols import Pipeline
+from core.protocols import Pipeline, StreamEnd
 from core.reasons import Reason
 from core.state import StateUnusable
 
@@ -49,7 +49,8 @@ async def run_pipeline(
         leaves = list(_leaves(group))
         failed = [exc for exc in leaves if isinstance(exc, RunFailed)]
         raise (failed or leaves)[0] from group
-    await pipeline.sink.finish(ctx, complete=ctx.report.complete)
+    end = StreamEnd(complete=ctx.report.complete, kept=ctx.report.failed_keys)
+    await pipeline.sink.finish(ctx, end)
 
 
 async def _produce(pipeline: Pipeline[R], ctx: RunContext, send: ObjectSendStream[R]) -> None:

@@ -8,7 +8,7 @@ tenant's source (an ERP) to its sink (an attendance system) through the rules of
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from core.hookspecs import hookimpl
 from core.models import Record
@@ -48,16 +48,21 @@ def session_rules(source_options: object) -> list[Transformer[Record]]:
 async def open_timetable(plan: TenantPlan, meter: CallMeter) -> AsyncIterator[Pipeline[Record]]:
     source_spec, source_options = plan.source
     sink_spec, sink_options = plan.sink
-    extra = [
-        spec.create(Setup(plan.tenant, plan.timezone, options, meter))
-        for spec, options in plan.transformers
-    ]
-    async with (
-        source_spec.open(Setup(plan.tenant, plan.timezone, source_options, meter)) as source,
-        sink_spec.open(
-            Setup(plan.tenant, plan.timezone, sink_options, meter, shared=plan.shared)
-        ) as sink,
-    ):
+    async with AsyncExitStack() as stack:
+        extra = [
+            await stack.enter_async_context(
+                spec.open(Setup(plan.tenant, plan.timezone, options, meter))
+            )
+            for spec, options in plan.transformers
+        ]
+        source = await stack.enter_async_context(
+            source_spec.open(Setup(plan.tenant, plan.timezone, source_options, meter))
+        )
+        sink = await stack.enter_async_context(
+            sink_spec.open(
+                Setup(plan.tenant, plan.timezone, sink_options, meter, shared=plan.shared)
+            )
+        )
         yield Pipeline(
             source, sink, [*session_rules(source_options), *extra], concurrency=plan.concurrency
         )
@@ -65,4 +70,4 @@ async def open_timetable(plan: TenantPlan, meter: CallMeter) -> AsyncIterator[Pi
 
 @hookimpl
 def passerelle_register_pipelines(register: Callable[[PipelineSpec], None]) -> None:
-    register(PipelineSpec(name="timetable", build=open_timetable))
+    register(PipelineSpec(name="timetable", open=open_timetable))

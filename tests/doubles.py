@@ -12,6 +12,7 @@ import anyio
 from core.context import RunContext, Window
 from core.errors import ObjectFailed
 from core.models import Person, PersonKind, Record, Session
+from core.protocols import StreamEnd
 from core.report import ReportBuilder, RunReport
 from core.state import StateStore
 
@@ -126,8 +127,8 @@ class MemorySink:
         self.written.append(record)
         ctx.report.count(record.kind, "created")
 
-    async def finish(self, ctx: RunContext, *, complete: bool) -> None:
-        self.finished.append(complete)
+    async def finish(self, ctx: RunContext, end: StreamEnd) -> None:
+        self.finished.append(end.complete)
 
     async def check(self) -> list[str]:
         return ["ok"]

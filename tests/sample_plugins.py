@@ -83,8 +83,9 @@ class Shout:
         return record
 
 
-def create_shout(setup: Setup[ShoutOptions]) -> Shout:
-    return Shout(setup.options.suffix)
+@asynccontextmanager
+async def open_shout(setup: Setup[ShoutOptions]) -> AsyncIterator[Shout]:
+    yield Shout(setup.options.suffix)
 
 
 @hookimpl
@@ -99,9 +100,7 @@ def passerelle_register_sinks(register: Callable[[SinkSpec], None]) -> None:
 
 @hookimpl
 def passerelle_register_transformers(register: Callable[[TransformerSpec], None]) -> None:
-    register(
-        TransformerSpec(name="shout", options=ShoutOptions, create=create_shout, optional=True)
-    )
+    register(TransformerSpec(name="shout", options=ShoutOptions, open=open_shout, optional=True))
 
 
 @hookimpl
@@ -133,4 +132,4 @@ async def open_echo(plan: TenantPlan, meter: CallMeter) -> AsyncIterator[Pipelin
 
 @hookimpl
 def passerelle_register_pipelines(register: Callable[[PipelineSpec], None]) -> None:
-    register(PipelineSpec(name="echo-back", build=open_echo, optional=True))
+    register(PipelineSpec(name="echo-back", open=open_echo, optional=True))

@@ -34,6 +34,7 @@ from core import (
     Reason,
     RunContext,
     RunFailed,
+    StreamEnd,
     Synced,
     TransientError,
 )
@@ -220,7 +221,7 @@ class CawsSink:
         if occurrence is not None and self._timetable in (None, occurrence.timetable):
             self._marks.append(record)  # sent register by register, once all are known
 
-    async def finish(self, ctx: RunContext, *, complete: bool) -> None:
+    async def finish(self, ctx: RunContext, end: StreamEnd) -> None:
         if not self._marks:
             return
         mark_ids = await self._mark_ids()

@@ -139,7 +139,7 @@ def passerelle_register_pipelines(register: Callable[[PipelineSpec], None]) -> N
     register(
         PipelineSpec(
             name="return-attendance",
-            build=open_return_attendance,
+            open=open_return_attendance,
             options=ReturnAttendanceOptions,
             optional=True,
             window=lookback,

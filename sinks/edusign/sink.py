@@ -42,6 +42,7 @@ from core import (
     Record,
     RunContext,
     Session,
+    StreamEnd,
     Synced,
     TransientError,
 )
@@ -230,13 +231,13 @@ class EdusignSink:
 
     # Deletions
 
-    async def finish(self, ctx: RunContext, *, complete: bool) -> None:
+    async def finish(self, ctx: RunContext, end: StreamEnd) -> None:
         if self._sync_groups:
             await self._settle_groups(ctx)
-        gone = await self._vanished(ctx)
+        gone = await self._vanished(ctx, end.kept)
         if not gone:
             return
-        if not complete:
+        if not end.complete:
             ctx.report.skip(
                 "session",
                 Reason.DELETIONS_POSTPONED,
@@ -251,7 +252,7 @@ class EdusignSink:
         indexed = self._indexes.known().get("course")
         held = {k for k, synced in stored.items() if _day(synced) in ctx.window} | set(gone)
         if indexed is not None:
-            held |= indexed.by_api_id.keys() & (self._seen | ctx.report.failed_keys)
+            held |= indexed.by_api_id.keys() & (self._seen | end.kept)
         actions = ctx.report.report.actions
         held -= {a.key for a in actions if a.kind == "session" and a.action == "created"}
         if not ctx.may_delete("session", len(gone), len(held)):
@@ -266,12 +267,12 @@ class EdusignSink:
             for key, remote_id in sorted(gone.items()):
                 tg.start_soon(delete, key, remote_id)
 
-    async def _vanished(self, ctx: RunContext) -> dict[str, str]:
+    async def _vanished(self, ctx: RunContext, kept: frozenset[str]) -> dict[str, str]:
         """The connector's sheets in the window whose session did not come this run.
 
         Duplicates found in this run's lists are settled first (``_duplicates``)."""
         await self._duplicates(ctx)
-        keep = self._seen | ctx.report.failed_keys
+        keep = self._seen | kept
         stored = await self._stored(ctx, "session")
         gone = {
             key: synced.remote_id
