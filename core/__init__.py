@@ -34,7 +34,7 @@ from core.protocols import (
     Transformer,
     TransformerSpec,
 )
-from core.reasons import Reason
+from core.reasons import Reason, ReasonCode
 from core.report import Acted, Change, Event, Outcome, RunReport
 from core.rules import CategoryFilterOptions
 from core.state import Synced, TenantState
@@ -62,6 +62,7 @@ __all__ = [
     "PluginOptions",
     "Presence",
     "Reason",
+    "ReasonCode",
     "Record",
     "RunContext",
     "RunFailed",

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import pluggy
 
 from core.protocols import PipelineSpec, SinkSpec, SourceSpec, TransformerSpec
+from core.reasons import ReasonCode
 from core.report import Event, RunReport
 
 hookspec = pluggy.HookspecMarker("passerelle")
@@ -45,6 +46,15 @@ def passerelle_register_transformers(register: Callable[[TransformerSpec], None]
 @hookspec
 def passerelle_register_pipelines(register: Callable[[PipelineSpec], None]) -> None:
     """Register pipelines (how a source, transformers and a sink are wired for a tenant)."""
+
+
+@hookspec
+def passerelle_register_reasons(register: Callable[[ReasonCode], None]) -> None:
+    """Register the reason codes this plugin reports: ``register(ReasonCode(...))``.
+
+    A code is registered once, by the plugin that emits it; what it means and what the
+    customer does about it is then shown by ``passerelle explain`` and the README.
+    """
 
 
 @hookspec

@@ -27,6 +27,7 @@ import httpx
 
 from adapters.celcat import mapping
 from adapters.celcat.client import CelcatClient, CelcatError
+from adapters.celcat.reasons import CelcatReason
 from core import (
     CredentialsRefused,
     Mark,
@@ -245,7 +246,7 @@ class CawsSink:
             if register is None or rid is None:
                 ctx.report.fail(
                     "session",
-                    "register_missing",
+                    CelcatReason.REGISTER_MISSING,
                     key=marks[0].session,
                     detail=f"no CAWS register for event {occurrence.event} on {occurrence.day}",
                 )
@@ -267,13 +268,13 @@ class CawsSink:
         for mark in marks:
             entry = entries.get(mark.student.rsplit(":", 1)[-1])
             if entry is None:
-                ctx.report.skip("mark", "student_not_on_register", key=mark.external_id)
+                ctx.report.skip("mark", CelcatReason.STUDENT_NOT_ON_REGISTER, key=mark.external_id)
                 continue
             setter = mapping.someone_elses_mark(entry, self._caws.username)
             if setter is not None:
                 ctx.report.skip(
                     "mark",
-                    Reason.MARK_KEPT,
+                    CelcatReason.MARK_KEPT,
                     key=mark.external_id,
                     detail=f"set in CELCAT by {setter}",
                 )

@@ -13,8 +13,9 @@ from adapters.celcat import mapping
 from adapters.celcat.client import CelcatClient
 from adapters.celcat.demo import celcat_demo
 from adapters.celcat.names import NameFormat
+from adapters.celcat.reasons import REASONS
 from adapters.celcat.source import CelcatSource
-from core import CallMeter, CategoryFilterOptions, Setup, SourceSpec, hookimpl
+from core import CallMeter, CategoryFilterOptions, ReasonCode, Setup, SourceSpec, hookimpl
 from core.http import HttpOptions, RetryPolicy, Sleep, header_secret, http_client
 
 
@@ -72,6 +73,12 @@ async def celcat_source(
 async def open_source(setup: Setup[CelcatOptions]) -> AsyncIterator[CelcatSource]:
     async with celcat_source(setup.options, tenant=setup.tenant, meter=setup.meter) as source:
         yield source
+
+
+@hookimpl
+def passerelle_register_reasons(register: Callable[[ReasonCode], None]) -> None:
+    for reason in REASONS:
+        register(reason)
 
 
 @hookimpl

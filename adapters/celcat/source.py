@@ -34,6 +34,7 @@ from adapters.celcat import mapping
 from adapters.celcat.client import CelcatClient, CelcatError
 from adapters.celcat.mapping import Malformed, Named, Occurrence
 from adapters.celcat.names import NameFormat, split_name
+from adapters.celcat.reasons import CelcatReason
 from core import (
     Group,
     Person,
@@ -303,7 +304,7 @@ class CelcatSource:
             # Not knowing what became of its sessions, nothing may be deleted this run.
             ctx.report.fail(
                 "timetable",
-                "unknown_timetable",
+                CelcatReason.UNKNOWN_TIMETABLE,
                 ids={"timetable": str(missing)},
                 detail=f"timetable {missing} is configured but CELCAT does not list it",
             )

@@ -11,11 +11,12 @@ import httpx
 from anyio.lowlevel import RunVar
 from pydantic import Field, SecretStr, field_validator
 
-from core import CallMeter, Setup, SinkSpec, hookimpl
+from core import CallMeter, ReasonCode, Setup, SinkSpec, hookimpl
 from core.http import HttpOptions, Pacer, RetryPolicy, Sleep, header_secret, http_client
 from sinks.edusign.attendance import EdusignAttendance
 from sinks.edusign.client import EdusignClient
 from sinks.edusign.demo import edusign_demo
+from sinks.edusign.reasons import REASONS
 from sinks.edusign.sink import EdusignSink
 
 _PACERS: RunVar[dict[str, Pacer]] = RunVar("passerelle_edusign_pacers")
@@ -133,6 +134,12 @@ async def edusign_attendance(
 async def open_attendance(setup: Setup[EdusignOptions]) -> AsyncIterator[EdusignAttendance]:
     async with edusign_attendance(setup.options, tenant=setup.tenant, meter=setup.meter) as src:
         yield src
+
+
+@hookimpl
+def passerelle_register_reasons(register: Callable[[ReasonCode], None]) -> None:
+    for reason in REASONS:
+        register(reason)
 
 
 @hookimpl

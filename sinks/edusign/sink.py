@@ -51,9 +51,9 @@ from core.fingerprint import fingerprint
 from sinks.edusign import mapping
 from sinks.edusign.changes import field_changes, student_changes
 from sinks.edusign.client import AlreadyExists, EdusignClient, EdusignError, NotFound
+from sinks.edusign.reasons import EdusignReason
 
 DELETE_CONCURRENCY = 4
-DUPLICATE_IN_EDUSIGN = "duplicate_in_edusign"
 """Reason code: two of the tenant's records in Edusign hold one ``API_ID``."""
 
 
@@ -223,7 +223,7 @@ class EdusignSink:
     def _locked(self, ctx: RunContext, session: Session, why: str) -> None:
         ctx.report.skip(
             "session",
-            Reason.SHEET_LOCKED,
+            EdusignReason.SHEET_LOCKED,
             key=session.external_id,
             ids=dict(session.source_ids),
             detail=f"the sheet is not rewritten: {why}",
@@ -307,7 +307,7 @@ class EdusignSink:
                 )
                 ctx.report.skip(
                     _state_kind(kind),
-                    DUPLICATE_IN_EDUSIGN,
+                    EdusignReason.DUPLICATE_IN_EDUSIGN,
                     key=key,
                     ids={"kept": kept, "duplicates": ", ".join(extras)},
                     detail=f"{len(ids)} {kind} records hold API_ID {copies[0].api_id}: "
@@ -341,7 +341,7 @@ class EdusignSink:
             if kept is not None:
                 ctx.report.skip(
                     "session",
-                    Reason.SHEET_LOCKED,
+                    EdusignReason.SHEET_LOCKED,
                     key=key,
                     detail=f"its session is gone, but the sheet is {kept}",
                 )
@@ -508,7 +508,7 @@ class EdusignSink:
             )
             ctx.report.skip(
                 person.kind.value,
-                Reason.PERSON_NOT_MANAGED,
+                EdusignReason.PERSON_NOT_MANAGED,
                 key=person.external_id,
                 detail=f"{person.email} {by}: put on the sheets as is, never modified",
             )
