@@ -1,9 +1,12 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both set up .venv first.
+# `make test-fast` leaves out the end-to-end tests (marked `slow`): a minute, for the edit loop.
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest-xdist processes; `make test PYTEST_WORKERS=0` runs the tests in one process.
+PYTEST_WORKERS ?= auto
 
-.PHONY: demo test lint typecheck pytest clean bench
+.PHONY: demo test test-fast lint typecheck pytest clean bench
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,6 +19,9 @@ demo: $(STAMP)
 
 test: lint typecheck pytest
 
+test-fast: $(STAMP)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal -m "not slow" $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -24,7 +30,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

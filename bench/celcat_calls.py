@@ -12,10 +12,12 @@ from datetime import UTC, date, datetime
 import anyio
 import httpx
 
-from adapters.celcat.plugin import CelcatOptions, celcat_source
+from adapters.celcat.plugin import CelcatOptions, open_source
 from adapters.celcat.sandbox import CelcatSandbox, generate_institution
 from bench.product import run_context
+from bench.world import TIMEZONE
 from core.models import Session
+from core.protocols import Seams, Setup
 from core.sandbox.quirks import Quirks
 from core.state import open_state
 
@@ -39,12 +41,8 @@ async def measure(students: int, staff: int, occurrences: int) -> None:
     options = CelcatOptions.model_validate({"url": "http://celcat", "api_code": "bench"})
     async with open_state("sqlite://") as store:
         ctx = run_context(store, "bench", "timetable", NOW, dry_run=True)
-        async with celcat_source(
-            options,
-            tenant="bench",
-            meter=lambda _: None,
-            transport=httpx.ASGITransport(sandbox.app),
-        ) as source:
+        seams = Seams(transports={"celcat": httpx.ASGITransport(sandbox.app)})
+        async with open_source(Setup("bench", TIMEZONE, options, seams=seams)) as source:
             sessions = sum([1 async for r in source.read(ctx) if isinstance(r, Session)])
     calls: Counter[str] = sandbox.calls
     print(

@@ -27,13 +27,13 @@ from bench.measure import emit, peak_rss_mib, quiet_logs, stopwatch
 from bench.product import run_context
 from bench.world import HORIZON_DAYS, TIMEZONE
 from core import Group, Person, PersonKind, Record, RunContext, Session
-from core.protocols import Pipeline
+from core.protocols import Pipeline, Seams, Setup
 from core.runner import utc_now
 from core.state import open_state
 from core.stream import run_pipeline
 from core.timetable import session_rules
 from sinks.edusign import mapping
-from sinks.edusign.plugin import EdusignOptions, edusign_sink
+from sinks.edusign.plugin import EdusignOptions, open_sink
 
 STUDENTS, INSTRUCTORS, GROUPS = 3_000, 200, 100
 PER_SESSION = 20
@@ -130,14 +130,9 @@ async def measure(occurrences: int, folder: Path) -> dict[str, Any]:
     rss_before = peak_rss_mib()
     async with open_state(f"sqlite:///{folder / 'engine.db'}") as store:
         ctx = run_context(store, "engine", "timetable", utc_now())
-        async with edusign_sink(
-            options,
-            tenant="engine",
-            meter=ctx.report.call,
-            transport=edusign_stub(),
-            sleep=clock.sleep,
-            clock=clock,
-        ) as sink:
+        seams = Seams(transports={"edusign": edusign_stub()}, sleep=clock.sleep, monotonic=clock)
+        setup = Setup("engine", TIMEZONE, options, ctx.report.call, seams=seams)
+        async with open_sink(setup) as sink:
             with stopwatch() as elapsed:
                 await run_pipeline(Pipeline(source, sink, session_rules(None)), ctx)
         report = ctx.report.finish(utc_now())

@@ -15,13 +15,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from adapters.celcat.plugin import CelcatOptions, celcat_source
+from adapters.celcat.plugin import CelcatOptions, open_source
 from bench.control import Control
 from bench.measure import stopwatch
 from bench.naive import naive_sink
 from bench.product import Budget, Urls, configure, run_context, run_scenario, written
-from bench.world import SIZES, TenantSpec
-from core.protocols import Pipeline
+from bench.world import SIZES, TIMEZONE, TenantSpec
+from core.protocols import Pipeline, Setup
 from core.report import RunReport
 from core.runner import run_tenant, utc_now
 from core.state import open_state
@@ -69,7 +69,7 @@ async def naive_sync(options: CelcatOptions, spec: TenantSpec, edusign: str) -> 
     async with open_state("sqlite://") as scratch:  # a run context needs one; never used
         ctx = run_context(scratch, spec.name, "naive", utc_now())
         async with (
-            celcat_source(options, tenant=spec.name, meter=ctx.report.call) as source,
+            open_source(Setup(spec.name, TIMEZONE, options, ctx.report.call)) as source,
             naive_sink(edusign, spec.edusign_key + NAIVE_KEY_SUFFIX) as sink,
         ):
             await run_pipeline(Pipeline(source, sink, session_rules(options), concurrency=1), ctx)

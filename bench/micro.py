@@ -9,11 +9,16 @@ in this one process, so an upper bound for the client alone); masking a log line
 the secrets of 200 tenants registered (every escaped form of each); a CELCAT page of 1,000
 rows parsed by ``json.loads`` and by ``core.http.parse_json`` (which also bounds its depth
 and numbers).
+
+Wall time, a new process each time: ``passerelle --help``, from start to exit (what a
+person waits for; the interpreter's own start included).
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -42,6 +47,14 @@ async def async_cpu_ms(operation: Callable[[], Awaitable[object]], times: int) -
     for _ in range(times):
         await operation()
     return (time.process_time() - start) / times * 1000
+
+
+def wall_ms(command: list[str], times: int) -> float:
+    """Wall time of a whole process, start to exit, averaged over ``times`` runs."""
+    start = time.perf_counter()
+    for _ in range(times):
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return (time.perf_counter() - start) / times * 1000
 
 
 def _uncounted(service: str) -> None:
@@ -102,6 +115,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="passerelle-micro-") as folder:
         for what, ms in anyio.run(measure, Path(folder)):
             print(f"{ms:8.3f} ms CPU  {what}")
+    passerelle = str(Path(sys.executable).parent / "passerelle")
+    print(f"{wall_ms([passerelle, '--help'], 10):8.3f} ms wall passerelle --help")
 
 
 if __name__ == "__main__":

@@ -16,16 +16,19 @@ import anyio
 import uvicorn
 from starlette.types import ASGIApp
 
-from core.sandbox.faults import ConnectionDropped
-
 _STOP_GRACE = 5.0  # seconds to finish answering before the server is cancelled
 
 
+class DroppedOnPurpose(Exception):
+    """What an app raises to drop a connection on purpose (a sandbox's ``reset`` fault):
+    the server does not log it. Inherit it beside the exception's own base."""
+
+
 class _QuietFaults(logging.Filter):
-    """A connection dropped on purpose by a ``reset`` fault is no server error to log."""
+    """A connection dropped on purpose is no server error to log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
+        return not (record.exc_info and isinstance(record.exc_info[1], DroppedOnPurpose))
 
 
 _QUIET_FAULTS = _QuietFaults()
@@ -47,7 +50,7 @@ async def serve_app(
     """Serve ``app`` until the block ends; yields its base URL, ``http://127.0.0.1:PORT``.
 
     ``port`` 0 picks a free one. Logs go through the ``logging`` module (uvicorn's own
-    configuration is not applied), access lines off, deliberate ``reset`` faults unlogged.
+    configuration is not applied), access lines off, ``DroppedOnPurpose`` unlogged.
     """
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, log_level=log_level, access_log=False,

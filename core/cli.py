@@ -3,56 +3,32 @@
 Exit codes are part of the interface: 0 success, 1 the run ended ``partial``, 2 bad
 usage, configuration or an unusable state store, 3 the run failed as a whole; and 130
 for a ``sync`` stopped by Ctrl-C (its report is stored, ``failed``, "interrupted").
+
+Each command imports what it needs when it runs: ``passerelle --help`` (and a typo)
+loads the command definitions only, not the configuration, the state store, the worker
+or the plugins.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Protocol, runtime_checkable
 
-import anyio
 import typer
-from loguru import logger
-from rich.console import Console
-from rich.live import Live
 
-from core.config import Config, ConfigErrors, PluginUnavailable, TenantConfig, load_config
-from core.console import (
-    counts_table,
-    escape_text,
-    make_console,
-    plain_text,
-    plugins_table,
-    report_view,
-    schedule_table,
-)
-from core.demo import run_demo
-from core.errors import AlreadyRunning, AnotherWorker, ConfigError, PasserelleError, RunFailed
-from core.logs import configure_logging, mask_secrets
-from core.plugins import Registry, default_registry
-from core.protocols import Setup
-from core.report import Outcome, ReportBuilder, RunReport
-from core.runner import plan_for, run_tenant, utc_now
-from core.schedule import Schedule
-from core.scheduler import pipelines_of
-from core.state import StateUnusable, open_state
-from core.state.urls import masked
-from core.worker import serve_worker
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from core.config import Config, TenantConfig
+    from core.plugins import Registry
+    from core.report import Outcome, RunReport
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_EXIT_FOR_OUTCOME = {
-    Outcome.OK: EXIT_OK,
-    Outcome.PARTIAL: EXIT_PARTIAL,
-    Outcome.FAILED: EXIT_FAILED,
-}
 
 app = typer.Typer(
     help="passerelle: ERP timetables into attendance sheets, and attendance back.",
@@ -109,6 +85,8 @@ def _global_options(
         ),
     ] = None,
 ) -> None:
+    from core.logs import configure_logging
+
     level = log_level.upper()
     if level not in LOG_LEVELS:
         raise typer.BadParameter(
@@ -126,11 +104,31 @@ def _exit(code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _exit_code(outcome: Outcome | None) -> int:
+    from core.report import Outcome
+
+    return {Outcome.OK: EXIT_OK, Outcome.PARTIAL: EXIT_PARTIAL}.get(
+        outcome or Outcome.FAILED, EXIT_FAILED
+    )
+
+
+def default_registry() -> Registry:
+    """The installed plugins (``core.plugins.default_registry``); tests replace this name."""
+    from core.plugins import default_registry as installed
+
+    return installed()
+
+
 @contextmanager
 def _config_errors_exit() -> Iterator[None]:
     """Failures a user causes and fixes, as one message and an exit code: no traceback
     on the terminal (it goes to the log, at DEBUG). Whatever the messages quote (tenant
     names, keys, paths) comes from outside: escaped, it shows as written."""
+    from loguru import logger
+
+    from core.errors import AlreadyRunning, AnotherWorker, ConfigError
+    from core.state import StateUnusable
+
     try:
         yield
     except StateUnusable as exc:  # before ConfigError, which it is
@@ -149,16 +147,23 @@ def _config_errors_exit() -> Iterator[None]:
 
 
 def _say(markup: str) -> None:
+    from core.console import make_console
+
     make_console(stderr=True).print(markup, markup=True, highlight=False)
 
 
 def _escaped(text: str) -> str:
     """``text`` made safe for markup line by line: a message may hold several lines (one
     per problem), which must stay lines."""
+    from core.console import escape_text
+
     return "\n".join(escape_text(line) for line in text.splitlines())
 
 
 def _load(config: Path | None) -> tuple[Config, Registry]:
+    from core.config import load_config
+    from core.logs import mask_secrets
+
     registry = default_registry()
     loaded = load_config(config, registry)
     mask_secrets(loaded.secrets)
@@ -170,6 +175,11 @@ def plugins(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the discovered plugins: name, version, where from, what they provide, hooks."""
+    import json
+    from dataclasses import asdict
+
+    from core.console import make_console, plugins_table
+
     infos = default_registry().plugins
     if as_json:
         typer.echo(json.dumps([asdict(info) for info in infos], indent=2))
@@ -186,6 +196,10 @@ def check(
     """Validate the configuration, open the state store, then check each tenant's
     credentials and settings on its servers. Exit 2 if the configuration or the state
     store is unusable, else 3 if a server check failed."""
+    import anyio
+
+    from core.console import make_console
+
     console = make_console()
     with _config_errors_exit():
         loaded, registry = _load(config)
@@ -207,6 +221,12 @@ def check(
 
 async def _check_state(console: Console, url: str) -> bool:
     """Open the state store as a reading command does (creating nothing): ✓ or ✗."""
+    from loguru import logger
+
+    from core.console import escape_text
+    from core.state import StateUnusable, open_state
+    from core.state.urls import masked
+
     where = escape_text(masked(url))
     try:
         async with open_state(url, read_only=True):
@@ -235,6 +255,10 @@ async def _check_servers(
 ) -> int:
     """Check every server of every tenant, whatever fails: each failure is one ✗ line
     with its reason, and the next server, then the next tenant, is checked all the same."""
+    from loguru import logger
+
+    from core.console import escape_text
+
     failures = 0
     for name in names:
         console.print(f"[bold]{escape_text(name)}[/bold]: configuration valid", markup=True)
@@ -257,7 +281,11 @@ async def _check_servers(
 
 def _server_checks(tenant: TenantConfig, registry: Registry) -> list[tuple[str, CheckLines]]:
     """What ``check`` asks of a tenant's plugins: its source and sink, then the sink of
-    each optional pipeline it enabled (the CAWS of return-attendance, say)."""
+    each optional pipeline it enabled."""
+    from core.protocols import Setup
+    from core.runner import plan_for
+    from core.scheduler import pipelines_of
+
     checks: list[tuple[str, CheckLines]] = []
     for kind, spec in (
         ("source", registry.sources[tenant.source]),
@@ -293,6 +321,8 @@ def _no_meter(*_args: object, **_kwargs: object) -> None:
 def _reason(exc: Exception) -> str:
     """Why a check failed, for a person: a passerelle error says it itself; anything
     else (a bug, an answer nobody foresaw) by its type, its traceback in the log."""
+    from core.errors import PasserelleError, RunFailed
+
     if isinstance(exc, RunFailed):
         return exc.detail
     text = " ".join(str(exc).split())[:300]
@@ -303,6 +333,8 @@ def _reason(exc: Exception) -> str:
 
 def _check_line(console: Console, line: str) -> None:
     """One line a check said; ``warning: ...`` lines are a mistake it could see."""
+    from core.console import escape_text, plain_text
+
     if line.startswith("warning: "):
         warning = escape_text(line.removeprefix("warning: "))
         console.print(f"    [yellow]⚠ warning[/yellow]: {warning}", markup=True)
@@ -314,7 +346,10 @@ def _check_line(console: Console, line: str) -> None:
 def sync(
     tenant: TenantArgument,
     pipeline: Annotated[
-        str, typer.Option("--pipeline", help="timetable or return-attendance.")
+        str,
+        typer.Option(
+            "--pipeline", help="timetable, or one of the optional pipelines the tenant enabled."
+        ),
     ] = "timetable",
     dry_run: Annotated[
         bool,
@@ -334,6 +369,10 @@ def sync(
     config: ConfigOption = None,
 ) -> None:
     """Run one tenant's pipeline now, in the foreground, with progress."""
+    import anyio
+
+    from core.console import make_console, report_view
+
     console = make_console()
     with _config_errors_exit():
         loaded, registry = _load(config)
@@ -359,7 +398,7 @@ def sync(
         typer.echo(report.model_dump_json(indent=2))
     else:
         console.print(report_view(console, report))
-    _exit(_EXIT_FOR_OUTCOME[report.outcome or Outcome.FAILED])
+    _exit(_exit_code(report.outcome))
 
 
 async def _sync(
@@ -372,6 +411,16 @@ async def _sync(
     progress: bool,
     allow_mass_deletion: bool = False,
 ) -> RunReport:
+    import functools
+
+    import anyio
+    from rich.live import Live
+
+    from core.console import counts_table, make_console
+    from core.report import ReportBuilder
+    from core.runner import run_tenant
+    from core.state import open_state
+
     console = make_console()
     async with open_state(config.worker.state_url, read_only=dry_run) as store:
         run = functools.partial(
@@ -413,6 +462,10 @@ def report(
     config: ConfigOption = None,
 ) -> None:
     """Show the latest run's report for a tenant."""
+    import anyio
+
+    from core.console import make_console, report_view
+
     with _config_errors_exit():
         loaded, registry = _load(config)
         if tenant not in loaded.tenants and not any(p.tenant == tenant for p in loaded.problems):
@@ -435,6 +488,8 @@ def report(
 
 
 async def _latest_report(url: str, tenant: str, pipeline: str | None) -> RunReport | None:
+    from core.state import open_state
+
     async with open_state(url, read_only=True) as store:
         return await store.latest_report(tenant, pipeline)
 
@@ -446,6 +501,12 @@ def run(config: ConfigOption = None) -> None:
     SIGTERM or SIGINT stops gracefully (a second one stops at once); SIGHUP reloads the
     configuration, keeping the old one if the new one is invalid.
     """
+    import anyio
+    from loguru import logger
+
+    from core.config import ConfigErrors, PluginUnavailable
+    from core.worker import serve_worker
+
     with _config_errors_exit():
         loaded, registry = _load(config)
         fatal = [p for p in loaded.problems if not isinstance(p, PluginUnavailable)]
@@ -464,6 +525,14 @@ def schedule(
     config: ConfigOption = None,
 ) -> None:
     """Each tenant's next run times, in its time zone."""
+    from datetime import UTC
+
+    from core.config import ConfigErrors
+    from core.console import make_console, schedule_table
+    from core.runner import utc_now
+    from core.schedule import Schedule
+    from core.scheduler import pipelines_of
+
     with _config_errors_exit():
         loaded, registry = _load(config)
         if loaded.problems:
@@ -495,7 +564,13 @@ def demo(
         ),
     ] = False,
 ) -> None:
-    """Run both pipelines against bundled sandboxes on loopback; needs no configuration."""
+    """A demo tenant's pipelines against the plugins' sandboxes on loopback; needs no
+    configuration."""
+    import anyio
+
+    from core.console import make_console
+    from core.demo import run_demo
+
     console = make_console()
     try:
         anyio.run(run_demo, default_registry(), console, keep_running)

@@ -191,11 +191,11 @@ def load_config(path: Path | None, registry: Registry) -> Config:
         except ConfigError as exc:
             problems.append(exc)
     secrets += [s for t in tenants.values() for o in t.sections.values() for s in o.secrets()]
-    secrets += _url_passwords(worker.state_url)
+    secrets += url_passwords(worker.state_url)
     return Config(path, worker, _shared(tenants, registry), problems, secrets)
 
 
-def _url_passwords(url: str) -> list[str]:
+def url_passwords(url: str) -> list[str]:
     """The password of a state URL as written (percent-encoded, maybe) and as decoded:
     a driver's message or a traceback may quote either."""
     try:

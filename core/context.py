@@ -11,11 +11,10 @@ from loguru import logger
 
 from core.reasons import Reason
 from core.report import ReportBuilder
+from core.synced import TenantState
 
 if TYPE_CHECKING:
     from loguru import Logger
-
-    from core.state import TenantState
 
 
 @dataclass(frozen=True, slots=True)

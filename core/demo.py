@@ -3,9 +3,10 @@
 The core knows no sandbox: each plugin that can be demonstrated registers a ``demo``
 factory on its spec, which serves its sandbox on loopback and answers for its part of
 the story (the source changes the timetable, the sink has sheets signed, a pipeline shows
-what it sent). The story: a first sync; changes in the ERP and a second sync (updates,
-deletions, and no rewrite of what did not change); days later, signatures, and the
-attendance sent back. Everything lives in a temporary folder.
+what it sent). The story: a first sync; changes in the source and a second sync (updates,
+deletions, and no rewrite of what did not change); days later, attendance taken, and each
+optional pipeline that has a demo (attendance sent back, say). It names the plugins as
+they registered, and no other. Everything lives in a temporary folder.
 """
 
 from __future__ import annotations
@@ -49,27 +50,29 @@ async def run_demo(registry: Registry, console: Console, keep_running: bool) -> 
             for name, factory in parts:
                 servers[name] = await stack.enter_async_context(factory(settings))
             config = _configure(Path(folder), servers, registry)
+            tenant = config.tenant(TENANT)
             async with open_state(config.worker.state_url) as store:
                 story = _Story(config, registry, store, console)
-                await story.run("1. First sync: the next 14 days of the timetable", now)
-                for line in [line for s in servers.values() for line in await s.change()]:
-                    console.print(f"  CELCAT: {line}")
+                await story.run(f"1. First sync: {tenant.source} into {tenant.sink}", now)
+                for name, server in servers.items():
+                    story.say(name, await server.change())
                 await story.run(
-                    "2. After changes in the ERP: updates, deletions, "
+                    f"2. After changes in {tenant.source}: updates, deletions, "
                     "nothing rewritten that did not change",
                     now,
                 )
                 later = now + timedelta(days=4)
-                for line in [line for s in servers.values() for line in await s.attend(later)]:
-                    console.print(f"  Edusign: {line}")
-                if "return-attendance" in config.tenant(TENANT).settings.plugins:
+                for name, server in servers.items():
+                    story.say(name, await server.attend(later))
+                optional = [p for p in tenant.settings.plugins if p in registry.pipelines]
+                for step, pipeline in enumerate(optional, start=3):
                     await story.run(
-                        "3. Four days later: attendance back to CELCAT",
+                        f"{step}. Four days later: the optional {pipeline} pipeline",
                         later,
-                        pipeline="return-attendance",
+                        pipeline=pipeline,
                     )
-                for line in [line for s in servers.values() for line in s.received()]:
-                    console.print(f"  {line}")
+                for name, server in servers.items():
+                    story.say(name, server.received())
             if keep_running:
                 path = Path(folder) / "plugins.toml"
                 console.print(Rule("The sandboxes keep running (Ctrl-C stops them)"))
@@ -90,6 +93,11 @@ class _Story:
         report = await run_tenant(self.config, self.registry, self.store, TENANT, pipeline, now=now)
         self.console.print(report_view(self.console, report))
         return report
+
+    def say(self, part: str, lines: list[str]) -> None:
+        """What a plugin's sandbox did or saw, under the plugin's registered name."""
+        for line in lines:
+            self.console.print(f"  {part}: {line}", markup=False, highlight=False)
 
 
 def _configure(folder: Path, servers: dict[str, DemoServer], registry: Registry) -> Config:

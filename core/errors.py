@@ -2,8 +2,11 @@
 
 - ``ConfigError``: the integrator must fix the configuration; nothing is sent anywhere.
 - ``TransientError``: worth retrying (timeouts, 429, 5xx); clients retry it themselves.
-- ``ObjectFailed``: one object could not be written or read; it is reported and the run
-  goes on (the run ends ``partial``).
+- ``ObjectFailed``: one object could not be transformed or written; raised by a transformer
+  or a sink, it is reported and the run goes on (the run ends ``partial``). A source does
+  not raise it: a generator that raises cannot yield again, so a source reports a record
+  it cannot read with ``ctx.report.skip(..., keep=True)`` or ``ctx.report.fail`` and
+  goes on reading. One that escapes a source is a bug in it and ends the run ``failed``.
 - ``RunFailed``: the tenant cannot be synced at all this time (server unreachable,
   credentials refused); the run stops and ends ``failed``.
 
@@ -44,7 +47,10 @@ class TransientError(PasserelleError):
 
 
 class ObjectFailed(PasserelleError):
-    """One object failed; the run reports it under ``reason`` and carries on."""
+    """One object failed in a transformer or a sink; the run reports it under ``reason``
+    with ``ids`` and ``detail``, the object goes no further, and the run carries on.
+
+    Not for sources: see the module docstring."""
 
     def __init__(self, reason: str, detail: str, *, ids: dict[str, str] | None = None):
         self.reason = reason

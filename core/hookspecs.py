@@ -1,11 +1,23 @@
 """The hooks a passerelle plugin may implement. Specifications only: no logic here.
 
-Registration hooks hand the plugin a ``register`` callback, so one plugin module can add
-several things. Observer hooks are told what happens, for metrics and notifications;
-what they return is ignored and what they raise is logged, never fatal to a run.
-
 Implement them in a module with ``@core.hookimpl`` and expose the module through the
-``passerelle.plugins`` entry-point group.
+``passerelle.plugins`` entry-point group. As in pluggy, an implementation declares only
+the arguments it uses (``def passerelle_object_failed(event)`` is one), and may carry
+another function name with ``@hookimpl(specname="passerelle_...")``. Hook wrappers and
+``async`` implementations are refused: the plugin is listed broken.
+
+Registration hooks hand the plugin a ``register`` callback, so one plugin module can add
+several things. They are called once, when the plugin loads; a name or code registered
+twice, or a registration that raises, makes that plugin broken and registers none of its
+things.
+
+Observer hooks (``passerelle_run_started``, ``passerelle_object_skipped``,
+``passerelle_object_failed``, ``passerelle_run_finished``) are told what happens, for
+metrics and notifications. They are plain synchronous functions, called on the run's
+event loop, in the middle of the run: each must be cheap and must never block (no
+network, no disk). Hand slow work, such as a webhook, to a bounded queue or a thread of
+your own, and drop what does not fit. What they return is ignored; what they raise is
+logged with the plugin's name, the other observers are still told, and the run goes on.
 """
 
 from __future__ import annotations
@@ -64,9 +76,17 @@ def passerelle_run_started(tenant: str, pipeline: str, run_id: str) -> None:
 
 @hookspec
 def passerelle_object_skipped(tenant: str, pipeline: str, run_id: str, event: Event) -> None:
-    """An object was skipped or failed during a run; ``event`` says which and why."""
+    """A rule said no to an object (``event.status == "skipped"``); ``event.reason`` says
+    which rule. Skips are the normal life of a timetable: the run stays ``ok``."""
+
+
+@hookspec
+def passerelle_object_failed(tenant: str, pipeline: str, run_id: str, event: Event) -> None:
+    """Something broke for one object (``event.status == "failed"``); ``event.reason``
+    says what. The run goes on, and will end ``partial``."""
 
 
 @hookspec
 def passerelle_run_finished(report: RunReport) -> None:
-    """A run has finished (whatever its outcome); ``report`` is its final report."""
+    """A run has finished, whatever its outcome (a cancelled run included); ``report`` is
+    its final report. Observers are told once it is stored (a dry run stores none)."""

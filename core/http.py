@@ -1,9 +1,16 @@
-"""HTTP plumbing every plugin needs alike: timeouts, TLS, call metering, retries, and
-the bounds no server's answer may break.
+"""HTTP plumbing every plugin needs alike: timeouts, TLS, call metering, retries, the
+statuses every API means alike, and the bounds no server's answer may break.
 
-A plugin's client decides what an answer *means* (its API's statuses and envelopes) and
-raises ``TransientError`` for what is worth another try; ``retrying`` does the trying:
-exponential backoff with jitter, or the server's ``Retry-After`` (capped) when it gave one.
+A plugin's client is an ``ApiClient``: one exchange (``send``) is paced (``Pacer``) and
+bounded, and a failed one (a timeout, a dropped connection) is a ``TransientError``; the
+statuses HTTP gives one meaning are read alike for every server (``check``): 401 and 403
+refuse the credentials (``CredentialsRefused``, naming the server), 429 and 5xx are worth
+another try (``TransientError``, carrying the server's ``Retry-After``); ``retrying`` does
+the trying: exponential backoff with jitter, or that ``Retry-After`` (capped). What the
+rest means (404, any other 4xx, an envelope) is the plugin's client's to say: the hooks
+``refused`` and ``not_json``, and its own reading of the answers ``check`` lets through.
+After the last try, the last ``TransientError`` propagates: the caller names the server
+unreachable (``ServerUnreachable``) or reports the record.
 
 Bounds, the same for every plugin, so that a hostile or broken server cannot hold a run
 forever or fill the memory:
@@ -33,7 +40,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import anyio
 import httpx
@@ -47,7 +54,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from core.errors import TransientError
+from core.errors import CredentialsRefused, RunFailed, TransientError
 from core.options import PluginOptions
 from core.protocols import CallMeter
 
@@ -163,22 +170,25 @@ class Pacer:
     sleeping, so callers overlap in flight and only their starts are paced. No burst is
     allowed: a token bucket with room for a burst would let up to twice the budget into
     one window, and a server that slows down past its budget would then slow us down.
+
+    ``monotonic`` is the event loop's clock in seconds (``anyio.current_time``), never a
+    date: tests give it a fake one with the fake ``sleep``.
     """
 
     def __init__(
         self,
         per_minute: float,
         *,
-        clock: Callable[[], float] = anyio.current_time,
+        monotonic: Callable[[], float] = anyio.current_time,
         sleep: Sleep = anyio.sleep,
     ) -> None:
         self._interval = 60.0 / per_minute
-        self._clock = clock
+        self._monotonic = monotonic
         self._sleep = sleep
         self._next_slot = float("-inf")
 
     async def wait(self) -> None:
-        now = self._clock()
+        now = self._monotonic()
         slot = max(now, self._next_slot)
         self._next_slot = slot + self._interval
         if slot > now:
@@ -199,6 +209,129 @@ def retry_after(value: str | None, *, now: datetime | None = None) -> float | No
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+
+
+class ApiClient:
+    """One server's API as every plugin's client speaks it: subclass it, and keep in the
+    subclass only what the API means by its own answers.
+
+    - ``send``: one exchange, paced by ``pacer`` when given; a timeout (the deadline
+      included) or a dropped connection is a ``TransientError``, an answer breaking a
+      bound is ``answer_refused``'s error. No status is read.
+    - ``check``: 401 and 403 (``credential_statuses``) are ``CredentialsRefused`` naming
+      ``service``, ``tenant`` and the ``credentials`` refused; 429 and 5xx a
+      ``TransientError`` with the server's ``Retry-After``; any other 4xx is the hook
+      ``refused``'s to name (the default lets it through: the caller knows what its API
+      means by it).
+    - ``request``: ``send`` then ``check``; ``json``: a body parsed within bounds;
+      ``get_json``: all of it for a GET, retried; ``retrying``: any call, tried again
+      after each ``TransientError`` as ``retry`` says, the last one propagating.
+
+    No error text is read for its meaning here: a body is only quoted, by the hooks.
+    """
+
+    credential_statuses: ClassVar[frozenset[int]] = frozenset({401, 403})
+    """The statuses refusing the credentials: HTTP's own, unless the API says otherwise
+    (a subclass names where its own list is documented)."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        service: str,
+        tenant: str,
+        credentials: str,
+        retry: RetryPolicy,
+        sleep: Sleep = anyio.sleep,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self.http = http
+        self.service = service
+        """The server's name in every error (``RunFailed.service``): ``"CELCAT"``."""
+        self.tenant = tenant
+        self.credentials = credentials
+        """What a 401 or 403 refuses, as a person calls it: ``"the API key"``."""
+        self.retry = retry
+        self.sleep = sleep
+        self.pacer = pacer
+
+    @property
+    def bounds(self) -> Bounds:
+        return bounds_of(self.http)
+
+    async def retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        """``core.http.retrying`` with this client's policy and sleep."""
+        return await retrying(call, self.retry, sleep=self.sleep)
+
+    async def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One exchange (``kwargs`` as ``httpx.AsyncClient.request`` takes them); its
+        answer whatever its status."""
+        if self.pacer is not None:
+            await self.pacer.wait()  # every try waits: a retry spends the budget too
+        try:
+            return await self.http.request(method, url, **kwargs)
+        except httpx.TransportError as exc:
+            raise transient(f"{method} {url}", exc) from None
+        except AnswerRefused as exc:
+            raise self.answer_refused(f"{method} {url}", exc) from None
+
+    def check(self, request: str, response: httpx.Response) -> httpx.Response:
+        """The answer, unless its status means the same from every server (or ``refused``
+        names it): then the error it means."""
+        status = response.status_code
+        if status in self.credential_statuses:
+            raise CredentialsRefused(
+                self.service,
+                f"{self.service} refused {self.credentials} of tenant {self.tenant!r} "
+                f"(HTTP {status})",
+            )
+        if status == httpx.codes.TOO_MANY_REQUESTS or status >= 500:
+            raise TransientError(
+                f"{request}: HTTP {status}",
+                retry_after=retry_after(response.headers.get("Retry-After")),
+            )
+        if status >= 400:
+            error = self.refused(request, response)
+            if error is not None:
+                raise error
+        return response
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """``send``, then ``check``: one try."""
+        return self.check(f"{method} {url}", await self.send(method, url, **kwargs))
+
+    def json(self, request: str, response: httpx.Response) -> Any:
+        """The answer's body, parsed within bounds (``parse_json``)."""
+        try:
+            return parse_json(response.content)
+        except AnswerRefused as exc:
+            raise self.answer_refused(request, exc) from None
+        except ValueError:
+            raise self.not_json(request, response) from None
+
+    async def get_json(self, url: str, **kwargs: Any) -> Any:
+        """The parsed body of a GET, tried again while the failure is transient."""
+
+        async def attempt() -> Any:
+            return self.json(f"GET {url}", await self.request("GET", url, **kwargs))
+
+        return await self.retrying(attempt)
+
+    # Hooks: what differs from one API to the next.
+
+    def refused(self, request: str, response: httpx.Response) -> Exception | None:
+        """The error a 4xx (other than 401, 403 and 429) means; None lets the answer
+        through to the caller. By default, every one goes through."""
+        return None
+
+    def answer_refused(self, request: str, exc: AnswerRefused) -> Exception:
+        """The error an answer breaking a bound is: no retry would mend it."""
+        return RunFailed(self.service, f"{request}: {exc}")
+
+    def not_json(self, request: str, response: httpx.Response) -> Exception:
+        """The error a body that is not JSON is: a proxy's page, a body cut short, a
+        restart; by default worth another try."""
+        return TransientError(f"{request}: HTTP {response.status_code}, the body is not JSON")
 
 
 def http_client(

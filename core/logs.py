@@ -1,8 +1,11 @@
 """Logging with loguru: one line per event, tenant and run bound, secrets masked.
 
-Every configured secret is registered here as soon as the configuration is read; the
-sinks below mask it in the final text, tracebacks included, whatever code logged it, and
-in every form printing gives it: ``repr``, JSON, URL encoding, and these stacked.
+A ``Redactor`` masks a set of secrets in text, in every form printing gives them:
+``repr``, JSON, URL encoding, and these stacked. Run reports each get their own, built
+from the tenant's secrets (``core.runner``). The logs have one for the process: every
+configured secret is registered with ``mask_secrets`` as soon as the configuration is
+read, and the sinks below mask it in the final text, tracebacks included, whatever code
+logged it.
 
 Loguru's frame variables (``diagnose``) are off: they print every local with ``repr``,
 the API keys of the frames that failed among them. A traceback is written only to a sink
@@ -32,8 +35,6 @@ if TYPE_CHECKING:
 
 MASK = "********"
 SHORT_SECRET = 8
-_secrets: set[str] = set()
-_pattern: re.Pattern[str] | None = None
 _with_traceback = False
 """Whether a sink is at DEBUG: only then is a traceback rendered (it reads source files)."""
 
@@ -131,27 +132,53 @@ def secret_forms(secret: str) -> set[str]:
     }
 
 
-def mask_secrets(values: Iterable[str]) -> None:
-    """Mask these values, in each of their forms, in every log line and report from now on.
+class Redactor:
+    """Masks a fixed set of secrets, in each of their forms (``secret_forms``), in text.
 
     A secret shorter than ``SHORT_SECRET`` characters is masked where it stands as a word
     of its own: masked inside words too, a one-letter test key would shred every line.
     """
-    global _pattern
-    _secrets.update(v for v in values if v)
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = frozenset(s for s in secrets if s)
+        self._pattern = _pattern_of(self.secrets)
+
+    def redact(self, text: str) -> str:
+        return text if self._pattern is None else self._pattern.sub(MASK, text)
+
+    def adding(self, secrets: Iterable[str]) -> Redactor:
+        """This redactor with ``secrets`` masked too."""
+        more = self.secrets.union(s for s in secrets if s)
+        return self if more == self.secrets else Redactor(more)
+
+
+def _pattern_of(secrets: frozenset[str]) -> re.Pattern[str] | None:
+    """One pattern for every form of ``secrets`` (a few milliseconds for a tenant's)."""
     forms = {
-        (form, len(secret) < SHORT_SECRET) for secret in _secrets for form in secret_forms(secret)
+        (form, len(secret) < SHORT_SECRET) for secret in secrets for form in secret_forms(secret)
     }
     # Longest first, so that a form containing another is masked whole.
     alternatives = [
         rf"(?<![\w.@-]){re.escape(form)}(?![\w.@-])" if short else re.escape(form)
         for form, short in sorted(forms, key=lambda f: len(f[0]), reverse=True)
     ]
-    _pattern = re.compile("|".join(alternatives)) if alternatives else None
+    return re.compile("|".join(alternatives)) if alternatives else None
+
+
+_log_redactor = Redactor()
+"""What the log sinks (and terminal output, ``core.console``) mask: every secret the
+process was told of. Reports never read it: each run brings its own ``Redactor``."""
+
+
+def mask_secrets(values: Iterable[str]) -> None:
+    """Mask these values, in each of their forms, in every log line from now on."""
+    global _log_redactor
+    _log_redactor = _log_redactor.adding(values)
 
 
 def redact(text: str) -> str:
-    return text if _pattern is None else _pattern.sub(MASK, text)
+    """``text`` as the logs show it: every secret ``mask_secrets`` was told of masked."""
+    return _log_redactor.redact(text)
 
 
 class _Redacting:

@@ -4,12 +4,17 @@ Every plugin, built-in or installed, is a module listed in the ``passerelle.plug
 entry-point group; the core has no other path for them. Each is loaded on its own: one
 that fails to import, has a hook that does not match its spec, or whose registration
 raises is recorded as broken, and only the tenants that use it are disabled.
+
+Hooks are called the way pluggy calls them: each implementation is handed only the
+arguments it declares (``impl.argnames``), and it is found under the hook it implements,
+whatever its function's name (``@hookimpl(specname=...)``).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+import inspect
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
 from types import ModuleType
@@ -20,6 +25,7 @@ from loguru import logger
 
 from core import hookspecs, timetable
 from core.protocols import PipelineSpec, SinkSpec, SourceSpec, TransformerSpec
+from core.reasons import CORE_REASONS, ReasonCode
 from core.report import Event, RunReport
 
 ENTRY_POINT_GROUP = "passerelle.plugins"
@@ -40,13 +46,17 @@ class PluginInfo:
 
 @dataclass
 class Registry:
-    """Everything the loaded plugins registered, by name."""
+    """Everything the loaded plugins registered, by name (reason codes: by code, the
+    core's own included)."""
 
     manager: pluggy.PluginManager
     sources: dict[str, SourceSpec] = field(default_factory=dict)
     sinks: dict[str, SinkSpec] = field(default_factory=dict)
     transformers: dict[str, TransformerSpec] = field(default_factory=dict)
     pipelines: dict[str, PipelineSpec] = field(default_factory=dict)
+    reasons: dict[str, ReasonCode] = field(
+        default_factory=lambda: {str(reason.code): reason for reason in CORE_REASONS}
+    )
     plugins: list[PluginInfo] = field(default_factory=list)
 
     @property
@@ -56,24 +66,25 @@ class Registry:
     def notify_run_started(self, tenant: str, pipeline: str, run_id: str) -> None:
         self._notify("passerelle_run_started", tenant=tenant, pipeline=pipeline, run_id=run_id)
 
-    def notify_object_skipped(self, tenant: str, pipeline: str, run_id: str, event: Event) -> None:
-        self._notify(
-            "passerelle_object_skipped",
-            tenant=tenant,
-            pipeline=pipeline,
-            run_id=run_id,
-            event=event,
+    def notify_event(self, tenant: str, pipeline: str, run_id: str, event: Event) -> None:
+        """Tell ``passerelle_object_skipped`` or ``passerelle_object_failed``, as ``event``
+        says."""
+        hook = (
+            "passerelle_object_failed" if event.status == "failed" else "passerelle_object_skipped"
         )
+        self._notify(hook, tenant=tenant, pipeline=pipeline, run_id=run_id, event=event)
 
     def notify_run_finished(self, report: RunReport) -> None:
         self._notify("passerelle_run_finished", report=report)
 
     def _notify(self, hook: str, **kwargs: Any) -> None:
-        # Each observer on its own: one's bug must not silence the others, nor cost a
-        # tenant its run.
-        for impl in getattr(self.manager.hook, hook).get_hookimpls():
+        # Not ``self.manager.hook.<name>(...)``: pluggy's call loop stops at the first
+        # implementation that raises and raises it here. Each observer is called on its
+        # own instead, in pluggy's order and with pluggy's arguments: one's bug must not
+        # silence the others, nor cost a tenant its run.
+        for impl in reversed(getattr(self.manager.hook, hook).get_hookimpls()):
             try:
-                impl.function(**kwargs)
+                _call(impl, kwargs)
             except Exception:
                 logger.opt(exception=True).error("plugin {!r} failed in {}", impl.plugin_name, hook)
 
@@ -108,6 +119,7 @@ _REGISTRATIONS: tuple[tuple[str, str], ...] = (
     ("passerelle_register_sinks", "sinks"),
     ("passerelle_register_transformers", "transformers"),
     ("passerelle_register_pipelines", "pipelines"),
+    ("passerelle_register_reasons", "reasons"),
 )
 
 
@@ -124,6 +136,7 @@ def _add(
         module = load()
         manager.register(module, name=name)
         manager.check_pending()
+        _check_impls(manager, module)
     except Exception as exc:
         if manager.has_plugin(name):
             manager.unregister(name=name)
@@ -141,27 +154,56 @@ def _add(
     registry.plugins.append(PluginInfo(name, version, origin, hooks, provides))
 
 
-def _collect_registrations(registry: Registry, module: ModuleType) -> tuple[str, ...]:
+def _check_impls(manager: pluggy.PluginManager, module: object) -> None:
+    """Refuse what would be silently ignored: a hook wrapper wraps nothing here (hooks are
+    called one implementation at a time), and an ``async`` implementation would only make
+    a coroutine nobody awaits."""
+    impls = [
+        (caller.name, impl)
+        for caller in manager.get_hookcallers(module) or ()
+        for impl in caller.get_hookimpls()
+        if impl.plugin is module
+    ]
+    wrappers = sorted(name for name, impl in impls if impl.wrapper or impl.hookwrapper)
+    if wrappers:
+        raise ValueError(f"passerelle hooks take no wrappers: {', '.join(wrappers)}")
+    coroutines = sorted(name for name, impl in impls if inspect.iscoroutinefunction(impl.function))
+    if coroutines:
+        raise ValueError(f"passerelle hooks are synchronous, not async: {', '.join(coroutines)}")
+
+
+def _collect_registrations(registry: Registry, module: object) -> tuple[str, ...]:
     """Call the module's registration hooks, committing nothing unless all succeed."""
-    staged: list[tuple[dict[str, Any], str, Any]] = []
+    staged: list[tuple[dict[str, Any], str, str, Any]] = []
     for hook_name, attribute in _REGISTRATIONS:
         table: dict[str, Any] = getattr(registry, attribute)
-        impl = getattr(module, hook_name, None)
-        if impl is None:
-            continue
+        kind = attribute.removesuffix("s")
 
-        def register(spec: Any, table: dict[str, Any] = table, kind: str = attribute) -> None:
-            taken = spec.name in table or any(
-                t is table and s.name == spec.name for t, _, s in staged
-            )
-            if taken:
-                raise ValueError(f"{kind[:-1]} {spec.name!r} is already registered")
-            staged.append((table, kind, spec))
+        def register(item: Any, table: dict[str, Any] = table, kind: str = kind) -> None:
+            key = str(item.code) if isinstance(item, ReasonCode) else item.name
+            if key in table or any(t is table and k == key for t, _, k, _ in staged):
+                raise ValueError(f"{kind} {key!r} is already registered")
+            staged.append((table, kind, key, item))
 
-        impl(register=register)
-    for table, _, spec in staged:
-        table[spec.name] = spec
-    return tuple(f"{kind[:-1]}:{spec.name}" for _, kind, spec in staged)
+        for impl in _own_impls(registry.manager, hook_name, module):
+            _call(impl, {"register": register})
+    for table, _, key, item in staged:
+        table[key] = item
+    return tuple(f"{kind}:{key}" for _, kind, key, _ in staged)
+
+
+def _own_impls(manager: pluggy.PluginManager, hook: str, plugin: object) -> list[pluggy.HookImpl]:
+    """``plugin``'s implementations of ``hook``, in the order pluggy would call them."""
+    impls = getattr(manager.hook, hook).get_hookimpls()
+    return [impl for impl in reversed(impls) if impl.plugin is plugin]
+
+
+def _call(impl: pluggy.HookImpl, kwargs: Mapping[str, object]) -> object:
+    """Call one implementation as pluggy's own call loop does: with the arguments it
+    declares only (registration checked they are all the spec's)."""
+    args = [kwargs[name] for name in impl.argnames]
+    optional = {name: kwargs[name] for name in impl.kwargnames if name in kwargs}
+    return impl.function(*args, **optional)
 
 
 def _own_version() -> str | None:

@@ -7,21 +7,30 @@ exactly the length of a run:
 
     @asynccontextmanager
     async def open_source(setup: Setup[MyOptions]) -> AsyncIterator[MySource]:
-        async with httpx.AsyncClient(timeout=10) as http:
-            yield MySource(http, setup.options)
+        transport = setup.seams.transport("my-erp")
+        async with httpx.AsyncClient(timeout=10, transport=transport) as http:
+            yield MySource(http, setup.options, sleep=setup.seams.sleep)
+
+A factory is the only way to open its spec, in production and in tests alike: what a
+test substitutes (HTTP transports, sleep, a monotonic clock) comes in ``setup.seams``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo
+
+import anyio
 
 from core.context import RunContext, Window
 from core.options import PluginOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
@@ -40,6 +49,28 @@ def _ignore_call(service: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class Seams:
+    """The outside world as a plugin reaches it, which tests substitute; the defaults
+    are production's. A plugin asks for what it uses: ``seams.transport("edusign")``."""
+
+    transports: Mapping[str, httpx.AsyncBaseTransport] = field(default_factory=dict)
+    """HTTP transports by service name (the name the plugin counts calls under, e.g.
+    ``"celcat"``): a test's in-process sandbox. A service not listed uses the network."""
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+    """How a plugin waits (retries, pacing): a test's fake sleep costs no real time."""
+    monotonic: Callable[[], float] = anyio.current_time
+    """Seconds from an arbitrary start, for intervals (pacing, token lifetimes); not a
+    date: ``core.runner.Clock`` is the datetime of a run."""
+
+    def transport(self, service: str) -> httpx.AsyncBaseTransport | None:
+        """The transport substituted for ``service``; None: the network."""
+        return self.transports.get(service)
+
+
+PRODUCTION = Seams()
+
+
+@dataclass(frozen=True, slots=True)
 class Setup(Generic[O]):
     """What a factory is given to open a source, sink or pipeline for one tenant."""
 
@@ -50,14 +81,19 @@ class Setup(Generic[O]):
     shared: bool = False
     """The tenant's sink target is also another tenant's (``SinkSpec.target``): the sink
     must tell its own objects from theirs."""
+    seams: Seams = PRODUCTION
+    """What tests substitute (transports, sleep, monotonic clock); production's by default."""
 
 
 class Source(Protocol[R_co]):
     def read(self, ctx: RunContext) -> AsyncIterator[R_co]:
-        """Yield the records in scope for this run.
+        """Yield the records in scope for this run, in the order its pipeline documents
+        (the timetable's: every ``Person`` before the first ``Session``).
 
-        Malformed input is reported through ``ctx.report`` and skipped; raise
-        ``RunFailed`` only when nothing more can be read.
+        A record that cannot be read is reported (``ctx.report.skip(..., keep=True)``, or
+        ``ctx.report.fail``) and the source goes on. Never raise ``ObjectFailed``: the
+        generator could not yield again, so it ends the run. Raise ``RunFailed`` only
+        when nothing more can be read.
         """
         ...
 

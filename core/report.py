@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from core.logs import redact
+from core.logs import Redactor
 
 Action = Literal["created", "updated", "deleted", "unchanged", "skipped", "failed"]
 Change = Literal["created", "updated", "deleted"]
@@ -84,6 +84,8 @@ class RunReport(BaseModel):
 class ReportBuilder:
     """Collects counts, events and API calls while a run goes.
 
+    ``redactor`` masks the run's own secrets in every text the report stores (names,
+    changes, details, the error); by default none, for a run that holds no secret.
     ``on_event`` is told about each event as it happens (the observer hooks hang there).
     """
 
@@ -91,9 +93,12 @@ class ReportBuilder:
         self,
         report: RunReport,
         on_event: Callable[[Event], None] | None = None,
+        *,
+        redactor: Redactor | None = None,
     ) -> None:
         self.report = report
         self._on_event = on_event
+        self._redact = (redactor or Redactor()).redact
         self._failed_keys: set[str] = set()
         self._complete = True
 
@@ -119,10 +124,10 @@ class ReportBuilder:
                 action=action,
                 kind=kind,
                 key=key,
-                name=redact(name),
+                name=self._redact(name),
                 start=start,
                 end=end,
-                changes=[redact(change) for change in changes or ()],
+                changes=[self._redact(change) for change in changes or ()],
             )
         )
         self.count(kind, action)
@@ -190,7 +195,12 @@ class ReportBuilder:
         detail: str,
     ) -> None:
         event = Event(
-            status=status, reason=reason, kind=kind, key=key, ids=ids or {}, detail=redact(detail)
+            status=status,
+            reason=reason,
+            kind=kind,
+            key=key,
+            ids=ids or {},
+            detail=self._redact(detail),
         )
         self.report.events.append(event)
         self.count(kind, status)
@@ -200,7 +210,7 @@ class ReportBuilder:
     def finish(self, finished_at: datetime, *, error: str | None = None) -> RunReport:
         report = self.report
         report.finished_at = finished_at
-        report.error = None if error is None else redact(error)
+        report.error = None if error is None else self._redact(error)
         if error is not None:
             report.outcome = Outcome.FAILED
         elif any(counts.failed for counts in report.counts.values()):

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from core.context import RunContext
+from core.errors import RunFailed
 from core.models import Person, PersonKind, Record, Session
 from core.options import PluginOptions
 from core.people import email_key, email_owners, person_problem
@@ -75,23 +76,37 @@ class SuspendedRule:
         return record
 
 
-class _Directory:
-    """Absorbs the source's directory of one kind of person (which comes before any
-    session) and, at the first session, settles who keeps each shared email."""
+class _EmailOwners:
+    """Who keeps each email shared by several people of one kind.
 
-    def __init__(self, kind: PersonKind) -> None:
+    It takes in the source's people of that kind (every one before any session: the
+    order ``core.timetable`` documents) and settles the owners at the first session. A
+    person arriving later would escape the duplicate check, and could take an email its
+    owner keeps: the run fails instead (``RunFailed``), so that nothing is deleted.
+    """
+
+    def __init__(self, kind: PersonKind, rule: Reason) -> None:
         self.kind = kind
+        self.rule = rule
         self._people: list[Person] = []
         self._owners: dict[str, Person] | None = None
 
     def absorb(self, record: Record) -> bool:
-        if isinstance(record, Person):
-            if record.kind is self.kind:
-                self._people.append(record)
-            return True
-        return False
+        """Whether ``record`` is a person (taken in if of this kind)."""
+        if not isinstance(record, Person):
+            return False
+        if record.kind is self.kind:
+            if self._owners is not None:
+                raise RunFailed(
+                    "source",
+                    f"{record.kind.value} {record.source_id} came after the first session: the "
+                    f"{self.rule} rule settled who keeps each email then, and every person "
+                    "must come before any session",
+                )
+            self._people.append(record)
+        return True
 
-    def settle(self, ctx: RunContext, reason: Reason) -> dict[str, Person]:
+    def settle(self, ctx: RunContext) -> dict[str, Person]:
         if self._owners is None:
             self._owners = email_owners(self._people)
             for person in self._people:
@@ -99,7 +114,7 @@ class _Directory:
                 if owner is not None and owner.source_id != person.source_id:
                     ctx.report.skip(
                         person.kind,
-                        reason,
+                        self.rule,
                         key=person.external_id,
                         ids={self.kind.value: person.source_id},
                         detail=f"email {person.email!r} belongs to "
@@ -117,12 +132,12 @@ class InstructorRules:
     """A session needs instructors, all valid, none blocked by a duplicate email."""
 
     def __init__(self) -> None:
-        self._directory = _Directory(PersonKind.INSTRUCTOR)
+        self._owners = _EmailOwners(PersonKind.INSTRUCTOR, Reason.DUPLICATE_INSTRUCTOR_EMAIL)
 
     async def transform(self, record: Record, ctx: RunContext) -> Record | None:
-        if self._directory.absorb(record) or not isinstance(record, Session):
+        if self._owners.absorb(record) or not isinstance(record, Session):
             return record
-        owners = self._directory.settle(ctx, Reason.DUPLICATE_INSTRUCTOR_EMAIL)
+        owners = self._owners.settle(ctx)
         verdict = self._verdict(record, owners)
         if verdict is None:
             return record
@@ -137,7 +152,7 @@ class InstructorRules:
             if problem is not None:
                 return Reason.INVALID_INSTRUCTOR, f"instructor {person.source_id}: {problem}"
         for person in session.instructors:
-            if self._directory.blocked(person, owners):
+            if self._owners.blocked(person, owners):
                 return (
                     Reason.DUPLICATE_INSTRUCTOR_EMAIL,
                     f"instructor {person.source_id} shares email {person.email!r}",
@@ -150,21 +165,21 @@ class StudentRules:
     with no student is not created. Each student is reported once per run."""
 
     def __init__(self) -> None:
-        self._directory = _Directory(PersonKind.STUDENT)
+        self._owners = _EmailOwners(PersonKind.STUDENT, Reason.DUPLICATE_STUDENT_EMAIL)
         self._reported: set[str] = set()
 
     async def transform(self, record: Record, ctx: RunContext) -> Record | None:
-        if self._directory.absorb(record):
-            return None  # the directory has served; sinks take people from sessions
+        if self._owners.absorb(record):
+            return None  # people have served; sinks take them from sessions
         if not isinstance(record, Session):
             return record
-        owners = self._directory.settle(ctx, Reason.DUPLICATE_STUDENT_EMAIL)
+        owners = self._owners.settle(ctx)
         kept = []
         for person in record.students:
             problem = person_problem(person)
             if problem is not None:
                 self._report_once(ctx, person, Reason.INVALID_STUDENT, problem)
-            elif not self._directory.blocked(person, owners):
+            elif not self._owners.blocked(person, owners):
                 kept.append(person)
         if not kept:
             none_valid = f"{len(record.students)} student(s), none valid"

@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 import anyio
 from loguru import logger
 
-from core.config import Config, TenantConfig
+from core.config import Config, TenantConfig, url_passwords
 from core.context import DeletionGuard, RunContext, Window
 from core.errors import ConfigError, RunFailed
+from core.logs import Redactor
 from core.plugins import Registry
 from core.protocols import PipelineSpec, TenantPlan
 from core.report import ReportBuilder, RunReport
@@ -127,7 +128,16 @@ async def run_tenant(
             allow_mass_deletion=allow_mass_deletion,
             deadline=deadline_of(config, tenant),
             interrupted=interrupted,
+            redactor=run_redactor(config, tenant),
         )
+
+
+def run_redactor(config: Config, tenant: TenantConfig) -> Redactor:
+    """What a run's report masks: the tenant's own secrets and the state store's password,
+    from the configuration, not from what the process's logs were told (``mask_secrets``):
+    a report is right whichever command, or which other tenant, came first."""
+    own = [secret for options in tenant.sections.values() for secret in options.secrets()]
+    return Redactor([*own, *url_passwords(config.worker.state_url)])
 
 
 def deadline_of(config: Config, tenant: TenantConfig) -> float:
@@ -170,6 +180,7 @@ async def _run(
     allow_mass_deletion: bool,
     deadline: float,
     interrupted: str,
+    redactor: Redactor,
 ) -> RunReport:
     spec = registry.pipelines[pipeline]
     started = clock()
@@ -179,7 +190,8 @@ async def _run(
     )
     builder = ReportBuilder(
         report,
-        on_event=lambda event: registry.notify_object_skipped(tenant.name, pipeline, run_id, event),
+        redactor=redactor,
+        on_event=lambda event: registry.notify_event(tenant.name, pipeline, run_id, event),
     )
     ctx = RunContext(
         tenant=tenant.name,
@@ -269,4 +281,6 @@ async def _store(
         logger.bind(tenant=report.tenant, run_id=report.run_id).error(
             "the report of this run could not be stored within {} s", SAVE_SECONDS
         )
+    # Once stored, and outside the shield: an observer is never part of a cancelled run's
+    # bounded clean-up.
     registry.notify_run_finished(report)

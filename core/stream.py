@@ -6,12 +6,15 @@ source waits (backpressure), so memory holds at most ``buffer`` records in fligh
 whatever the size of the timetable.
 
 Failures stay as small as they can: a record that fails in a transformer or in the sink
-is reported and the others go on; only ``RunFailed`` (or a broken source) stops the run.
+(``ObjectFailed`` with its own reason, any other exception as ``unexpected_error``) is
+reported, goes no further, and the others go on. Only ``RunFailed`` (from any stage) or a
+broken source stops the run; an ``ObjectFailed`` escaping a source is such a break, since
+the generator cannot yield again (see ``core.errors``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import TypeVar
 
 import anyio
@@ -54,11 +57,25 @@ async def run_pipeline(
 
 
 async def _produce(pipeline: Pipeline[R], ctx: RunContext, send: ObjectSendStream[R]) -> None:
+    records = pipeline.source.read(ctx)
     async with send:
-        async for record in pipeline.source.read(ctx):
-            transformed = await _transform(pipeline, ctx, record)
-            if transformed is not None:
-                await send.send(transformed)
+        try:
+            async for record in records:
+                transformed = await _transform(pipeline, ctx, record)
+                if transformed is not None:
+                    await send.send(transformed)
+        except ObjectFailed as exc:  # _transform keeps its own: this one left the source
+            raise RunFailed(
+                "source",
+                f"the source raised ObjectFailed ({exc}), a bug in the source: a source "
+                "reports a record it cannot read (ctx.report.skip with keep=True, or "
+                "ctx.report.fail) and goes on; the run stopped, so nothing is deleted",
+            ) from exc
+        finally:
+            if isinstance(records, AsyncGenerator):
+                # A transformer may stop the run mid-read: the source cleans up now, not
+                # whenever the garbage collector finds the suspended generator.
+                await records.aclose()
 
 
 async def _transform(pipeline: Pipeline[R], ctx: RunContext, record: R) -> R | None:
@@ -66,8 +83,13 @@ async def _transform(pipeline: Pipeline[R], ctx: RunContext, record: R) -> R | N
     for transformer in pipeline.transformers:
         try:
             result = await transformer.transform(current, ctx)
+        except ObjectFailed as exc:
+            _failed(ctx, current, exc)
+            return None
+        except (RunFailed, StateUnusable):
+            raise  # the run cannot go on, whichever stage found it out
         except Exception as exc:
-            _unexpected(ctx, record, exc, "a transformer")
+            _unexpected(ctx, current, exc, "a transformer")
             return None
         if result is None:
             return None
@@ -81,9 +103,7 @@ async def _consume(pipeline: Pipeline[R], ctx: RunContext, receive: ObjectReceiv
             try:
                 await pipeline.sink.write(record, ctx)
             except ObjectFailed as exc:
-                ctx.report.fail(
-                    record.kind, exc.reason, key=record.external_id, ids=exc.ids, detail=exc.detail
-                )
+                _failed(ctx, record, exc)
             except (RunFailed, StateUnusable):
                 raise  # the run cannot go on; a write it cannot record must not go on either
             except Exception as exc:
@@ -96,6 +116,10 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]
             yield from _leaves(exc)
         else:
             yield exc
+
+
+def _failed(ctx: RunContext, record: Keyed, exc: ObjectFailed) -> None:
+    ctx.report.fail(record.kind, exc.reason, key=record.external_id, ids=exc.ids, detail=exc.detail)
 
 
 def _unexpected(ctx: RunContext, record: Keyed, exc: Exception, where: str) -> None:

@@ -3,6 +3,13 @@
 It registers through the same hooks as any other plugin. For each tenant it wires the
 tenant's source (an ERP) to its sink (an attendance system) through the rules of
 ``core.rules``, then through any optional transformer the tenant enabled.
+
+The order a timetable source yields in is part of its contract: every ``Person`` (the
+ERP's directory of instructors and students) before the first ``Session``. The
+duplicate-email rules settle who keeps a shared email when the first session reaches
+them, so that each session is decided as it streams by, without holding the timetable in
+memory; a person yielded after that fails the run (``RunFailed`` naming the person and
+the rule), and nothing is deleted.
 """
 
 from __future__ import annotations

@@ -80,6 +80,20 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory, toy_plugin: Path) -> P
     return target
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` what is end to end by what it asks for, so that ``make test-fast``
+    leaves it out: PostgreSQL (marked ``postgres`` or asking for ``postgres_url``, then
+    marked ``postgres`` too) and whole syncs against the sandboxes (the ``world`` fixture).
+    A test that starts a process says so itself, with ``pytest.mark.slow``."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if item.get_closest_marker("postgres") is not None or "postgres_url" in fixtures:
+            item.add_marker(pytest.mark.postgres)
+            item.add_marker(pytest.mark.slow)
+        if "world" in fixtures:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

@@ -109,8 +109,14 @@ def passerelle_run_started(tenant: str, pipeline: str, run_id: str) -> None:
 
 
 @hookimpl
-def passerelle_object_skipped(tenant: str, pipeline: str, run_id: str, event: Event) -> None:
+def passerelle_object_skipped(event: Event) -> None:
+    """Declares only the argument it uses, as pluggy allows."""
     OBSERVED.append(("skipped", event.reason))
+
+
+@hookimpl
+def passerelle_object_failed(event: Event) -> None:
+    OBSERVED.append(("failed", event.reason))
 
 
 @hookimpl

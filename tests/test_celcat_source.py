@@ -18,7 +18,8 @@ import pytest
 
 from adapters.celcat import mapping
 from adapters.celcat.client import CelcatClient, CelcatError
-from adapters.celcat.plugin import CelcatOptions, celcat_source
+from adapters.celcat.ids import SessionId
+from adapters.celcat.plugin import CelcatOptions, open_source
 from adapters.celcat.sandbox import (
     CelcatSandbox,
     Fault,
@@ -29,7 +30,7 @@ from adapters.celcat.sandbox import (
 from core.errors import CredentialsRefused, RunFailed, ServerUnreachable
 from core.http import RetryPolicy
 from core.models import Person, Session
-from core.protocols import Pipeline
+from core.protocols import Pipeline, Seams, Setup
 from core.sandbox.quirks import Quirks
 from core.state import StateStore
 from core.stream import run_pipeline
@@ -74,14 +75,12 @@ class Run:
 
     @asynccontextmanager
     async def source(self, transport: httpx.AsyncBaseTransport | None = None) -> AsyncIterator[Any]:
-        async with celcat_source(
-            self.options,
-            tenant="acme",
-            meter=self.count,
-            transport=transport or httpx.ASGITransport(self.sandbox.app),
+        seams = Seams(
+            transports={"celcat": transport or httpx.ASGITransport(self.sandbox.app)},
             sleep=self.sleep,
-        ) as source:
-            yield source
+        )
+        async with open_source(Setup("acme", PARIS, self.options, self.count, seams=seams)) as src:
+            yield src
 
     async def sync(self, store: StateStore) -> tuple[list[Session], Any]:
         """The source through the core's rules into a memory sink, as a timetable run."""
@@ -150,9 +149,10 @@ async def test_a_generated_institution_comes_down_with_every_reason(
         assert session.end > session.start
         assert session.instructors
         assert session.students
-        timetable, event, day = session.external_id.removeprefix("celcat:").split(":")
-        assert session.source_ids == {"timetable": timetable, "event": event}
-        assert day == session.start.date().isoformat()
+        named = SessionId.parse(session.external_id)
+        assert named is not None, session.external_id
+        assert session.source_ids == {"timetable": str(named.timetable), "event": str(named.event)}
+        assert named.day == session.start.date()
 
 
 async def test_malformed_records_are_reported_and_skipped(memory_store: StateStore) -> None:
@@ -525,6 +525,7 @@ async def test_reference_data_that_cannot_be_read_fails_the_run(memory_store: St
     assert len(run.sleep.waits) == 3
 
 
+@pytest.mark.slow  # real timeouts on a real port
 async def test_timeouts_on_a_real_port_are_retried(memory_store: StateStore) -> None:
     # Plain pages: this test counts the rooms calls (one timed out, one answered).
     sandbox = CelcatSandbox(institution(), api_code=CODE, quirks=Quirks(None))
@@ -532,9 +533,8 @@ async def test_timeouts_on_a_real_port_are_retried(memory_store: StateStore) -> 
     async with serve_app(sandbox.app) as url:
         run = Run(sandbox, url=url, timeout_seconds=0.3)
         ctx = context(memory_store)
-        async with celcat_source(
-            run.options, tenant="acme", meter=run.count, sleep=run.sleep
-        ) as source:
+        seams = Seams(sleep=run.sleep)  # no transport: the network, to the port
+        async with open_source(Setup("acme", PARIS, run.options, run.count, seams=seams)) as source:
             records = [r async for r in source.read(ctx)]
     assert sandbox.calls["GET /api/rooms"] == 2
     assert any(isinstance(r, Session) and r.rooms for r in records)
@@ -584,6 +584,7 @@ async def test_check_lists_timetables_and_categories() -> None:
     assert lines[-1].startswith("6 event categories")
 
 
+@pytest.mark.slow  # a large institution, read whole
 async def test_a_large_institution_costs_a_bounded_number_of_calls(
     memory_store: StateStore,
 ) -> None:
@@ -653,6 +654,7 @@ async def test_a_large_institution_costs_a_bounded_number_of_calls(
     assert len(sessions) > 1000
 
 
+@pytest.mark.slow  # starts a process
 def test_bad_api_code_exits_3_naming_celcat_and_the_tenant(
     tmp_path: Path, plugin_site: Path
 ) -> None:

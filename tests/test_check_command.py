@@ -21,7 +21,7 @@ from adapters.celcat.sandbox import CelcatSandbox, generate_institution
 from core.asgi import serve_app
 from sinks.edusign.sandbox import EdusignSandbox
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # the passerelle command
 
 PASSERELLE = str(Path(sys.executable).parent / "passerelle")
 EDUSIGN_KEY = "edusign-check-key"

@@ -15,6 +15,8 @@ from core.config import load_config
 from core.errors import ConfigError
 from core.plugins import default_registry
 
+pytestmark = pytest.mark.slow  # the passerelle command
+
 PASSERELLE = str(Path(sys.executable).parent / "passerelle")
 DEADLINE = 60  # a safety net against a hang, not a measure: each command ends far sooner
 MEMORY_LIMIT = 1024 * 1024 * 1024  # 1 GiB of address space: reading /dev/zero would pass it

@@ -22,7 +22,7 @@ from core.state import open_state
 from sinks.edusign.sandbox import EdusignSandbox, School
 from tests.test_faults import duplicates, snapshot
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # killed processes
 
 PASSERELLE = str(Path(sys.executable).parent / "passerelle")
 KEY = "crash-key"

@@ -16,7 +16,7 @@ from core.report import RunReport
 from tests.test_sync_command import NOW, Servers, servers
 from tests.worlds import World, world
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # the passerelle command, whole syncs
 
 __all__ = ["servers", "world"]  # fixtures used here
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # the demo as a process
 
 PASSERELLE = str(Path(sys.executable).parent / "passerelle")
 ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}

@@ -21,7 +21,8 @@ from core.report import RunReport
 from core.runner import plan_for
 from core.state import open_state
 from sinks.edusign.client import EdusignClient
-from sinks.edusign.sink import EdusignSink
+from sinks.edusign.ids import Scope, api_id, owner
+from sinks.edusign.listings import Listings
 from tests.doubles import context
 from tests.test_edusign_sink import valid_people
 from tests.worlds import World
@@ -272,12 +273,19 @@ async def test_one_record_listed_on_two_pages_is_no_duplicate(world: World) -> N
     record, not two holding one API_ID (and never a reason to delete either)."""
     await world.sync()
     course = dict(min(world.ours("course"), key=lambda c: c["API_ID"]))
-    sink = EdusignSink(
-        cast(EdusignClient, _Listing([course, dict(course)])),
-        send_credentials=False,
-        sync_groups=False,
-    )
+    listings = Listings(cast(EdusignClient, _Listing([course, dict(course)])), Scope("", None))
     async with open_state("sqlite://") as empty:
-        index = await sink._load_index(context(empty), "course")
+        index = await listings.load(context(empty), "course")
     assert index.duplicates == {}
     assert index.by_api_id[course["API_ID"]].id == course["ID"]
+
+
+@pytest.mark.parametrize("scope", [None, "acme", "beta_2"])
+@pytest.mark.parametrize("external_id", ["celcat:3:5120:2025-10-21", "celcat:student:42"])
+def test_an_api_id_reads_back_as_the_scope_and_external_id_it_was_built_from(
+    scope: str | None, external_id: str
+) -> None:
+    """``ids`` builds every API_ID and parses it back; the tenant that wrote it owns it."""
+    written = api_id(external_id, scope)
+    assert owner(written) == (scope, external_id)
+    assert Scope.of(scope or "acme", shared=scope is not None).owns(written)

@@ -12,6 +12,7 @@ import pytest
 
 import tests.worlds
 from adapters.celcat.sandbox import CelcatSandbox, Institution, generate_institution
+from core import Reason, StreamEnd
 from core.context import Window
 from core.errors import RunFailed
 from core.http import Pacer, RetryPolicy
@@ -20,7 +21,8 @@ from core.sandbox.quirks import Quirks
 from core.state import open_state
 from sinks.edusign.client import EdusignClient
 from sinks.edusign.sandbox import EdusignSandbox, Fault
-from tests.doubles import PARIS, context
+from sinks.edusign.sink import EdusignSink
+from tests.doubles import PARIS, context, instructor, session
 from tests.worlds import KEY, NOW, FakeClock, World
 
 pytestmark = pytest.mark.anyio
@@ -473,7 +475,7 @@ def edusign_client(sandbox: EdusignSandbox, http: httpx.AsyncClient) -> EdusignC
         http,
         tenant="acme",
         retry=RetryPolicy(),
-        pacer=Pacer(60_000, clock=clock, sleep=clock.sleep),
+        pacer=Pacer(60_000, monotonic=clock, sleep=clock.sleep),
         sleep=clock.sleep,
     )
 
@@ -561,3 +563,29 @@ async def test_of_two_sheets_sharing_an_api_id_the_same_one_is_adopted_whatever_
     assert world.school.courses[adopted]["NAME"] == "Renamed in CELCAT"
     # The other is a duplicate, unsigned: deleted (tests/test_edusign_shared.py).
     assert left not in world.school.courses
+
+
+@pytest.mark.parametrize("trimmed", [False, True])
+async def test_the_deletion_guard_counts_from_the_sink_not_the_report(trimmed: bool) -> None:
+    """The guard counts the sheets held before this run's writes: the sheets created this
+    run are left out, and which those are is the sink's to know. The report is for people:
+    its list of actions trimmed, or never kept, must not change the verdict (here: 6 of
+    the 10 sheets held would go, too many; counting the 10 new ones as held, 6 of 20
+    would pass)."""
+    sandbox = EdusignSandbox()
+    school = sandbox.add_school(KEY)
+    sessions = [session(n, instructors=[instructor(1)]) for n in range(20)]
+    old, new = sessions[:10], sessions[10:]
+    async with edusign_http(sandbox) as http, open_state("sqlite://") as store:
+        client = edusign_client(sandbox, http)
+        for records in (old, old[6:] + new):
+            sink = EdusignSink(client, send_credentials=False, sync_groups=False, tenant="acme")
+            ctx = context(store)
+            for record in records:
+                await sink.write(record, ctx)
+            if trimmed:
+                ctx.report.report.actions.clear()
+            await sink.finish(ctx, StreamEnd(complete=True))
+    guarded = [e.ids for e in ctx.report.report.events if e.reason == Reason.DELETIONS_GUARDED]
+    assert guarded == [{"would_delete": "6", "held": "10"}]
+    assert len(school.courses) == 20, "nothing deleted"

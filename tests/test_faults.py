@@ -14,7 +14,7 @@ from core.sandbox import Fault
 from sinks.edusign.sandbox import School
 from tests.worlds import new_world
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # whole syncs, faults injected
 
 SEEDS = range(int(os.environ.get("PASSERELLE_FAULT_SEEDS", "6")))
 

@@ -22,7 +22,7 @@ from adapters.celcat.names import NAME_FORMATS, split_name
 from core.config import load_config
 from core.context import Window
 from core.errors import ConfigError
-from core.fingerprint import fingerprint
+from core.fingerprints import fingerprint
 from core.plugins import load_registry
 from sinks.edusign import mapping as edusign
 from sinks.edusign.attendance import presence_of

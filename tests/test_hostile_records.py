@@ -11,14 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.celcat.plugin import CelcatOptions, celcat_source
+from adapters.celcat.plugin import CelcatOptions, open_source
 from core.models import Session
 from core.people import person_problem
-from core.protocols import Pipeline
+from core.protocols import Pipeline, Seams, Setup
 from core.state import StateStore
 from core.stream import run_pipeline
 from core.timetable import session_rules
-from tests.doubles import MemorySink, context
+from tests.doubles import PARIS, MemorySink, context
 from tests.test_http import FakeSleep
 
 pytestmark = pytest.mark.anyio
@@ -94,9 +94,8 @@ async def test_each_hostile_record_is_reported_and_stopped(
     options = CelcatOptions.model_validate({"url": "http://celcat"})
     ctx = context(memory_store)
     sink = MemorySink()
-    async with celcat_source(
-        options, tenant="acme", meter=lambda _: None, transport=server(case), sleep=FakeSleep()
-    ) as source:
+    seams = Seams(transports={"celcat": server(case)}, sleep=FakeSleep())
+    async with open_source(Setup("acme", PARIS, options, seams=seams)) as source:
         await run_pipeline(Pipeline(source, sink, session_rules(options)), ctx)
     reasons = Counter(e.reason for e in ctx.report.report.events)
     assert reasons[case["expect"]] >= 1, (case["name"], dict(reasons))

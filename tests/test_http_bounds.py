@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import anyio
 import httpx
@@ -26,15 +27,16 @@ from pydantic import ValidationError
 
 import adapters.celcat.client as celcat_client
 import core.http
-from adapters.celcat.caws import CawsClient
+from adapters.celcat.caws_client import CawsClient
 from adapters.celcat.client import CelcatClient, CelcatError
 from adapters.celcat.plugin import CelcatOptions
+from core import Seams, Setup
 from core.errors import ObjectFailed, RunFailed, TransientError
 from core.http import HttpOptions, Pacer, RetryPolicy, http_client
 from core.state import StateStore
 from sinks.edusign import mapping
 from sinks.edusign.client import EdusignClient
-from sinks.edusign.plugin import EdusignOptions, edusign_sink
+from sinks.edusign.plugin import EdusignOptions, open_sink
 from tests.doubles import context, instructor, session
 from tests.test_http import FakeSleep
 
@@ -73,7 +75,7 @@ def edusign(http: httpx.AsyncClient) -> EdusignClient:
         http,
         tenant="acme",
         retry=RetryPolicy(retries=0),
-        pacer=Pacer(60_000, clock=lambda: 0.0, sleep=sleep),
+        pacer=Pacer(60_000, monotonic=lambda: 0.0, sleep=sleep),
         sleep=sleep,
     )
 
@@ -135,6 +137,7 @@ async def test_a_body_within_the_cap_is_read_whole() -> None:
 # The deadline: a server dripping its answer cannot outlast it.
 
 
+@pytest.mark.slow  # a real server, a real deadline
 async def test_a_dripping_answer_is_cut_off_at_the_deadline() -> None:
     """One byte every 0.2 s: each read is well within ``timeout_seconds`` (5 s), so only
     an overall deadline (2 s) ends the request. A real server on loopback, since the
@@ -335,7 +338,7 @@ async def test_caws_obeys_retry_after() -> None:
             form={"username": "u", "password": "p"},
             retry=RetryPolicy(retries=1),
             sleep=sleep,
-            clock=lambda: 0.0,
+            monotonic=lambda: 0.0,
         )
         assert await caws.get("/api/registers") == []
     assert sleep.waits == [7.0]
@@ -369,10 +372,8 @@ async def test_a_wrong_edusign_url_fails_the_sheet_s_run_not_the_sheet(
     transport = httpx.MockTransport(lambda request: httpx.Response(404, text="Not Found"))
     ctx = context(memory_store)
     sheet = session(1, instructors=[instructor(7)])
-    sleep = FakeSleep()
-    async with edusign_sink(
-        settings, tenant="acme", meter=lambda _: None, transport=transport, sleep=sleep
-    ) as sink:
+    seams = Seams(transports={"edusign": transport}, sleep=FakeSleep())
+    async with open_sink(Setup("acme", ZoneInfo("Europe/Paris"), settings, seams=seams)) as sink:
         with pytest.raises(RunFailed, match="Edusign") as failed:
             await sink.write(sheet, ctx)
     assert not isinstance(failed.value, ObjectFailed)

@@ -4,9 +4,7 @@ failures and dry runs included, against sandboxes on loopback."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
@@ -19,11 +17,10 @@ from adapters.celcat.caws_sandbox import CawsSandbox
 from adapters.celcat.sandbox import CelcatSandbox, generate_institution
 from core.asgi import serve_app
 from sinks.edusign.sandbox import EdusignSandbox
-from tests.test_run_command import wait_for
+from tests.processes import PASSERELLE, logged, running, terminated, wait_for
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # the passerelle command, a worker
 
-PASSERELLE = str(Path(sys.executable).parent / "passerelle")
 HEALTHY = ("north", "south")
 NOW = ("--now", "2025-10-20T10:00")
 
@@ -179,15 +176,10 @@ async def test_no_secret_ever_shows(site: Site) -> None:
             stderr=out,
         )
         log = site.tmp / "passerelle.log"
-
-        async def started() -> bool:
-            return log.exists() and "worker started" in log.read_text()
-
-        async with worker:
-            await wait_for(started, "the worker's start-up logs")
-            worker.send_signal(signal.SIGTERM)
-            with anyio.fail_after(30):
-                assert await worker.wait() == 0
+        async with running(worker):
+            # Logged once its SIGTERM handler is installed: from then on SIGTERM is a stop.
+            await wait_for(lambda: logged(log, "worker started"), "the worker's start-up logs")
+            assert await terminated(worker) == 0
     seen.append(streams.read_text())
     seen.append((site.tmp / "passerelle.log").read_text())
     seen.append((site.tmp / "state.db").read_bytes().decode("utf-8", "replace"))

@@ -21,7 +21,7 @@ from tests.test_http import FakeSleep
 from tests.test_sync_command import NOW, Servers, servers
 from tests.worlds import World, world
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # the passerelle command, whole syncs
 
 __all__ = ["servers", "world"]  # fixtures used here
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,12 +20,12 @@ from core.config import load_config
 from core.context import Window
 from core.errors import ConfigError, RunFailed
 from core.plugins import load_registry
-from core.protocols import Pipeline
+from core.protocols import Pipeline, Seams, Setup
 from core.report import RunReport
 from core.runner import plan_for
 from core.scheduler import pipelines_of
 from core.stream import run_pipeline
-from sinks.edusign.plugin import EdusignOptions, edusign_attendance
+from sinks.edusign.plugin import EdusignOptions, open_attendance
 from tests.doubles import PARIS, context
 from tests.worlds import KEY, World
 
@@ -66,26 +66,12 @@ class Back:
         options = caws_options(timetable_id=self.timetable_id, caws_url=self.caws_url)
         edusign = EdusignOptions.model_validate({"url": "http://edusign", "api_key": KEY})
         celcat = CelcatOptions.model_validate({"url": "http://celcat", "api_code": "c"})
-        clock = self.world.clock
+        seams = self.world.seams()  # the world's sandboxes and clock, and CAWS beside them
+        caws = self.transport or httpx.ASGITransport(self.caws.app)
+        seams = replace(seams, transports={**seams.transports, "caws": caws})
         async with (
-            edusign_attendance(
-                edusign,
-                tenant="acme",
-                meter=ctx.report.call,
-                sleep=clock.sleep,
-                clock=clock,
-                transport=httpx.ASGITransport(self.world.edusign.app),
-            ) as marks,
-            caws_sink(
-                options,
-                celcat,
-                tenant="acme",
-                meter=ctx.report.call,
-                sleep=clock.sleep,
-                clock=lambda: clock.now,
-                caws_transport=self.transport or httpx.ASGITransport(self.caws.app),
-                celcat_transport=httpx.ASGITransport(self.world.celcat.app),
-            ) as sink,
+            open_attendance(Setup("acme", PARIS, edusign, ctx.report.call, seams=seams)) as marks,
+            caws_sink(Setup("acme", PARIS, options, ctx.report.call, seams=seams), celcat) as sink,
         ):
             await run_pipeline(Pipeline(marks, sink, concurrency=1), ctx)
         return ctx.report.finish(now)
@@ -264,14 +250,8 @@ async def test_the_token_is_renewed_before_it_expires() -> None:
     caws = CawsSandbox(token_lifetime=120.0, clock=lambda: now[0], quirks=Quirks(None))
     options = caws_options()
     celcat = CelcatOptions.model_validate({"url": "http://celcat"})
-    async with caws_sink(
-        options,
-        celcat,
-        tenant="acme",
-        meter=lambda _: None,
-        clock=lambda: now[0],
-        caws_transport=httpx.ASGITransport(caws.app),
-    ) as sink:
+    seams = Seams(transports={"caws": httpx.ASGITransport(caws.app)}, monotonic=lambda: now[0])
+    async with caws_sink(Setup("acme", PARIS, options, seams=seams), celcat) as sink:
         assert await sink.check() == ["5 mark definitions"]
         now[0] = 70.0  # 50 s left: inside the minute before expiry
         assert await sink.check() == ["5 mark definitions"]
@@ -294,14 +274,8 @@ async def test_a_token_without_a_stated_lifetime_is_renewed_early_and_on_a_401()
     now = [0.0]
     caws = CawsSandbox(token_lifetime=100.0, clock=lambda: now[0], quirks=without_expires_in())
     celcat = CelcatOptions.model_validate({"url": "http://celcat"})
-    async with caws_sink(
-        caws_options(),
-        celcat,
-        tenant="acme",
-        meter=lambda _: None,
-        clock=lambda: now[0],
-        caws_transport=httpx.ASGITransport(caws.app),
-    ) as sink:
+    seams = Seams(transports={"caws": httpx.ASGITransport(caws.app)}, monotonic=lambda: now[0])
+    async with caws_sink(Setup("acme", PARIS, caws_options(), seams=seams), celcat) as sink:
         assert await sink.check() == ["5 mark definitions"]
         now[0] = 150.0  # the server's token has expired; ours, assumed, has not
         assert await sink.check() == ["5 mark definitions"]
@@ -458,3 +432,48 @@ def test_whose_mark_it_is(recorded: dict[str, Any], others: str | None) -> None:
 def first_signature(world: World) -> tuple[str, str]:
     course = ended_courses(world)[0]
     return course["ID"], course["STUDENTS"][0]["studentId"]
+
+
+async def rekey_student(back: Back, celcat_student: str, new_key: str) -> None:
+    """The state store's student ``celcat_student`` saved under ``new_key`` instead: the
+    attendance source then names the student so in its marks."""
+    synced = (await back.world.store.load("acme", "student"))[celcat_student]
+    await back.world.store.forget("acme", "student", celcat_student)
+    await back.world.store.save("acme", "student", new_key, synced)
+
+
+@pytest.mark.parametrize("kind", ["staff", "other"])
+async def test_a_mark_for_someone_not_a_celcat_student_sets_no_mark(back: Back, kind: str) -> None:
+    """``celcat:staff:N`` (or another source's ``other:student:N``) is not CELCAT's
+    student N: the register's student N keeps their mark, and the mark is reported."""
+    course = ended_courses(back.world)[0]
+    _, tt, ev, day = course["API_ID"].split(":")
+    edusign_student = course["STUDENTS"][0]["studentId"]
+    student_key = back.world.school.students[edusign_student]["API_ID"]
+    number = int(student_key.split(":")[-1])
+    foreign = f"celcat:staff:{number}" if kind == "staff" else f"other:student:{number}"
+    await rekey_student(back, student_key, foreign)
+    back.world.school.sign(course["ID"], edusign_student)
+    report = await back.run()
+    register = back.caws.register(int(ev), week_of(back.world, int(tt), int(ev), day))
+    marks = {m["StudentId"]: m for m in register["StudentMarks"]}
+    assert marks[number]["MarkId"] is None, "student N is not the one who signed"
+    assert f"{course['API_ID']}/{foreign}" in {
+        e.key for e in report.events if e.reason == "student_not_on_register"
+    }
+
+
+async def test_marks_on_a_session_the_plugin_did_not_name_are_left_alone(back: Back) -> None:
+    """A session key CELCAT's source could not have built ("³" is a digit to
+    ``str.isdigit``, not to ``int``) is not CELCAT's: its marks are not sent, and the run
+    goes on with the others."""
+    course = ended_courses(back.world)[0]
+    sessions = await back.world.store.load("acme", "session")
+    odd = course["API_ID"].replace("celcat:1:", "celcat:³:", 1)
+    await back.world.store.forget("acme", "session", course["API_ID"])
+    await back.world.store.save("acme", "session", odd, sessions[course["API_ID"]])
+    report = await back.run()
+    assert report.outcome == "ok", report.events[:3]
+    assert back.caws.puts, "the other sessions' marks are sent"
+    _, _, ev, _ = course["API_ID"].split(":")
+    assert all(body["EventId"] != int(ev) for _, body in back.caws.puts)

@@ -7,7 +7,8 @@ from datetime import date
 
 import pytest
 
-from core.models import Record, Session
+from core.errors import RunFailed
+from core.models import Person, Record, Session
 from core.protocols import Pipeline
 from core.report import Event
 from core.rules import CategoryFilterOptions, fold
@@ -127,6 +128,42 @@ async def test_invalid_and_duplicate_students_are_left_off(memory_store: StateSt
     assert reasons(events, bad_email.external_id) == ["invalid_student"], "once per run"
     assert reasons(events, twin.external_id) == ["duplicate_student_email"]
     assert reasons(events, only_bad.external_id) == ["no_valid_student"]
+
+
+@pytest.mark.parametrize(
+    ("late", "rule"),
+    [
+        (instructor(5, email=T1.email), "duplicate_instructor_email"),
+        (student(15, email=S1.email), "duplicate_student_email"),
+    ],
+    ids=["instructor", "student"],
+)
+async def test_a_person_after_the_first_session_fails_the_run(
+    memory_store: StateStore, late: Person, rule: str
+) -> None:
+    """The email owners were settled at the first session: a person yielded later would
+    escape the duplicate check. The run fails, naming the person and the rule."""
+    first = session(1, instructors=[T1], students=[S1])
+    second = session(2, instructors=[T1], students=[S1])
+    sink = MemorySink()
+    records: list[Record] = [T1, S1, first, late, second]
+    with pytest.raises(RunFailed) as caught:
+        await run_pipeline(
+            Pipeline(MemorySource(records), sink, session_rules(None)), context(memory_store)
+        )
+    message = str(caught.value)
+    assert f"{late.kind.value} {late.source_id} came after the first session" in message
+    assert rule in message
+    assert sink.finished == [], "a failed run deletes nothing"
+
+
+async def test_people_may_follow_sessions_no_rule_looked_at(memory_store: StateStore) -> None:
+    """Only the first session that reaches the duplicate rules settles the owners."""
+    elsewhere = session(1, date(2025, 10, 20), instructors=[T1], students=[S1])
+    good = session(2, instructors=[T1], students=[S1])
+    written, events = await run_rules(memory_store, [elsewhere, T1, S1, good])
+    assert written == [good]
+    assert reasons(events, elsewhere.external_id) == ["outside_window"]
 
 
 @pytest.mark.parametrize(

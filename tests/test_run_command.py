@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import sys
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,10 +17,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from adapters.celcat.sandbox import CelcatSandbox, generate_institution
 from core.asgi import serve_app
 from sinks.edusign.sandbox import EdusignSandbox
+from tests.processes import PASSERELLE, logged, running, terminated, wait_for
 
-pytestmark = pytest.mark.anyio
-
-PASSERELLE = str(Path(sys.executable).parent / "passerelle")
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # a worker process
 
 
 def free_port() -> int:
@@ -30,15 +27,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-async def wait_for(
-    condition: Callable[[], Awaitable[bool]], what: str, seconds: float = 30.0
-) -> None:
-    with anyio.fail_after(seconds):
-        # Polls another process (its log, its port): there is no event to wait on.
-        while not await condition():  # noqa: ASYNC110
-            await anyio.sleep(0.2)
 
 
 async def test_the_worker_runs_on_schedule_reloads_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -76,12 +64,8 @@ requests_per_minute = 60000
         process: Process = await anyio.open_process(
             [PASSERELLE, "--log-file", str(log), "run", "--config", str(config)], env=env
         )
-        async with process, httpx.AsyncClient(base_url=f"http://{health}") as client:
-
-            async def a_run_finished() -> bool:
-                return log.exists() and "timetable run finished" in log.read_text()
-
-            await wait_for(a_run_finished, "a scheduled run")
+        async with running(process), httpx.AsyncClient(base_url=f"http://{health}") as client:
+            await wait_for(lambda: logged(log, "timetable run finished"), "a scheduled run")
 
             async def healthy() -> bool:
                 try:
@@ -102,13 +86,8 @@ requests_per_minute = 60000
             config.write_text(good + "\n[tenants.beta]\nhorizon_dayz = 3\n")
             process.send_signal(signal.SIGHUP)
 
-            async def refused() -> bool:
-                return "reload refused" in log.read_text()
-
-            await wait_for(refused, "the bad reload refused")
-            process.send_signal(signal.SIGTERM)
-            with anyio.fail_after(30):
-                code = await process.wait()
+            await wait_for(lambda: logged(log, "reload refused"), "the bad reload refused")
+            code = await terminated(process)
     assert code == 0
     text = log.read_text()
     assert "stopping gracefully" in text

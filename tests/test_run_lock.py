@@ -8,7 +8,6 @@ the other is refused, and Edusign ends with no sheet twice.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import sys
 import textwrap
@@ -35,7 +34,7 @@ from core.scheduler import Job
 from core.state import StateStore, locks, open_state
 from core.worker import run_slot
 from sinks.edusign.sandbox import EdusignSandbox
-from tests.test_run_command import wait_for
+from tests.processes import PASSERELLE, logged, running, terminated, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -112,6 +111,7 @@ _HOLD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # starts a process
 async def test_a_killed_holder_frees_the_lock(durable_state_url: str) -> None:
     """The OS (file) or the server (PostgreSQL) frees a dead process's lock."""
     holder = await anyio.open_process([sys.executable, "-c", _HOLD, durable_state_url], env=env())
@@ -199,6 +199,7 @@ def duplicated(edusign: EdusignSandbox) -> dict[str, int]:
     return {api_id: n for api_id, n in held.items() if api_id and n > 1}
 
 
+@pytest.mark.slow  # two whole syncs at once
 async def test_two_runs_of_one_tenant_at_once_one_writes_the_other_is_refused(
     state_url: str, tmp_path: Path
 ) -> None:
@@ -260,8 +261,6 @@ async def test_a_worker_slot_whose_tenant_is_held_is_skipped_and_logged(
 
 # Real processes: `sync` against a running worker, two workers on one SQLite file
 
-PASSERELLE = str(Path(sys.executable).parent / "passerelle")
-
 
 def env() -> dict[str, str]:
     """The command runs the code under test: this checkout's, whatever is installed."""
@@ -276,6 +275,7 @@ async def start_worker(config: Path, log: Path) -> Process:
     )
 
 
+@pytest.mark.slow  # starts a process
 async def test_sync_by_hand_while_the_worker_runs_the_tenant_is_refused(
     durable_state_url: str, tmp_path: Path
 ) -> None:
@@ -289,7 +289,7 @@ async def test_sync_by_hand_while_the_worker_runs_the_tenant_is_refused(
     ):
         config = tmp_path / "plugins.toml"
         worker = await start_worker(config, log)
-        async with worker:
+        async with running(worker):
             try:
                 with anyio.fail_after(60):  # a bound for a wait that must end
                     await gate.arrived.wait()  # the worker's run is about to write
@@ -298,10 +298,8 @@ async def test_sync_by_hand_while_the_worker_runs_the_tenant_is_refused(
                 )
             finally:
                 gate.opened.set()
-            await wait_for(lambda: _logged(log, "run finished"), "the worker's run to finish", 60)
-            worker.send_signal(signal.SIGTERM)
-            with anyio.fail_after(30):
-                assert await worker.wait() == 0
+            await wait_for(lambda: logged(log, "run finished"), "the worker's run to finish")
+            assert await terminated(worker) == 0
     said = (sync.stdout + sync.stderr).decode()
     assert duplicated(edusign) == {}
     assert sync.returncode == 3, said
@@ -309,6 +307,7 @@ async def test_sync_by_hand_while_the_worker_runs_the_tenant_is_refused(
     assert f"refused: another run of acme timetable holds it ({holder}" in said, said
 
 
+@pytest.mark.slow  # starts a process
 async def test_a_second_worker_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -> None:
     config = tmp_path / "plugins.toml"
     config.write_text(f"""
@@ -328,23 +327,14 @@ api_key = "k"
 """)
     log = tmp_path / "first.log"
     first = await start_worker(config, log)
-    async with first:
-        try:
-            await wait_for(lambda: _logged(log, "worker started"), "the first worker")
-            with anyio.fail_after(60):  # a second worker let in would never stop by itself
-                second = await anyio.run_process(
-                    [PASSERELLE, "run", "--config", str(config)], check=False, env=env()
-                )
-        finally:
-            first.send_signal(signal.SIGTERM)
-        with anyio.fail_after(30):
-            assert await first.wait() == 0
+    async with running(first):
+        await wait_for(lambda: logged(log, "worker started"), "the first worker")
+        with anyio.fail_after(60):  # a second worker let in would never stop by itself
+            second = await anyio.run_process(
+                [PASSERELLE, "run", "--config", str(config)], check=False, env=env()
+            )
+        assert await terminated(first) == 0
     said = (second.stdout + second.stderr).decode()
     assert second.returncode == 2, said
     assert "refused: another worker runs on the state store" in said, said
     assert f"(pid {first.pid} on {socket.gethostname()} since " in said, said
-
-
-async def _logged(log: Path, line: str) -> bool:
-    path = anyio.Path(log)
-    return await path.exists() and line in await path.read_text()

@@ -222,6 +222,7 @@ async def test_an_unreachable_postgres_is_unusable_and_its_password_unsaid(
     assert PASSWORD not in said
 
 
+@pytest.mark.slow  # a real connect timeout
 async def test_a_black_holed_postgres_fails_in_bounded_time(
     black_hole: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -236,6 +237,7 @@ async def test_a_black_holed_postgres_fails_in_bounded_time(
     assert PASSWORD not in str(raised.value)
 
 
+@pytest.mark.postgres
 @pytest.mark.skipif(POSTGRES is None, reason="PASSERELLE_TEST_POSTGRES_URL is not set")
 async def test_a_missing_postgres_database_is_unusable() -> None:
     assert POSTGRES is not None
@@ -262,6 +264,7 @@ def test_the_state_url_password_is_a_secret_raw_and_decoded(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     "args", [["sync", "acme"], ["sync", "acme", "--dry-run"], ["report", "acme"], ["run"]]
 )
+@pytest.mark.slow  # starts a process
 async def test_commands_on_a_broken_store_exit_2_with_one_message(
     tmp_path: Path, args: list[str]
 ) -> None:
@@ -274,6 +277,7 @@ async def test_commands_on_a_broken_store_exit_2_with_one_message(
     assert "not a SQLite database" in output, output
 
 
+@pytest.mark.slow  # starts a process
 async def test_an_unreachable_postgres_store_exits_2_without_its_password(
     tmp_path: Path, black_hole: int
 ) -> None:
@@ -287,6 +291,7 @@ async def test_an_unreachable_postgres_store_exits_2_without_its_password(
         assert secret not in output, output
 
 
+@pytest.mark.slow  # starts a process
 async def test_a_folder_that_cannot_be_written_is_an_unusable_store(tmp_path: Path) -> None:
     folder = tmp_path / "locked"
     folder.mkdir()
@@ -304,6 +309,7 @@ async def test_a_folder_that_cannot_be_written_is_an_unusable_store(tmp_path: Pa
     assert "Permission denied" in output, output
 
 
+@pytest.mark.slow  # starts a process
 async def test_reading_commands_work_on_a_store_they_may_only_read(tmp_path: Path) -> None:
     folder = tmp_path / "readonly"
     folder.mkdir()

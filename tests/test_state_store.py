@@ -387,6 +387,7 @@ async def test_stores_opened_together_on_one_database_migrate_once(
         assert await store.load("acme", "session") == {"a": SHEET, "b": SHEET, "c": SHEET}
 
 
+@pytest.mark.slow  # starts a process
 async def test_processes_opening_together_migrate_once(durable_state_url: str) -> None:
     """A CLI run and a worker starting at the same moment on a new database."""
     keys = ["a", "b", "c", "d"]

@@ -9,7 +9,7 @@ import pytest
 from anyio import wait_all_tasks_blocked
 
 from core.context import RunContext
-from core.errors import CredentialsRefused, RunFailed
+from core.errors import CredentialsRefused, ObjectFailed, RunFailed
 from core.models import Record, Session
 from core.protocols import Pipeline
 from core.reasons import Reason
@@ -89,6 +89,87 @@ async def test_a_transformer_bug_costs_one_record(memory_store: StateStore) -> N
         records[2].external_id,
     )
     assert "ZeroDivisionError" in event.detail
+
+
+class RefusesOn:
+    """A transformer that cannot convert one record, and says why as a sink would."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    async def transform(self, record: Record, ctx: RunContext) -> Record | None:
+        if record.external_id == self.key:
+            raise ObjectFailed("no_room", "room R12 is not in the target", ids={"room": "R12"})
+        return record
+
+
+async def test_object_failed_in_a_transformer_is_reported_as_itself(
+    memory_store: StateStore,
+) -> None:
+    records = sessions(5)
+    refused = records[2].external_id
+    sink = MemorySink()
+    ctx = context(memory_store)
+    pipeline = Pipeline(MemorySource(records), sink, [RefusesOn(refused), ExplodesOn("never")])
+    await run_pipeline(pipeline, ctx)
+    assert refused not in {r.external_id for r in sink.written}
+    assert len(sink.written) == 4, "the run goes on"
+    (event,) = ctx.report.report.events
+    assert (event.status, event.reason, event.key, event.ids, event.detail) == (
+        "failed",
+        "no_room",
+        refused,
+        {"room": "R12"},
+        "room R12 is not in the target",
+    )
+    assert ctx.report.failed_keys == {refused}
+    assert sink.finished == [True], "the failure is named: deletions may go on"
+
+
+class TracedSource(MemorySource):
+    """Says whether its clean-up ran: a source that holds a connection needs it to."""
+
+    closed = False
+
+    async def read(self, ctx: RunContext) -> AsyncIterator[Record]:
+        try:
+            async for record in super().read(ctx):
+                yield record
+        finally:
+            self.closed = True
+
+
+class StopsTheRun:
+    async def transform(self, record: Record, ctx: RunContext) -> Record | None:
+        raise RunFailed("target", "the account was closed")
+
+
+async def test_run_failed_in_a_transformer_stops_the_run(memory_store: StateStore) -> None:
+    source, sink = TracedSource(sessions(50)), MemorySink()
+    with pytest.raises(RunFailed, match="the account was closed"):
+        await run_pipeline(Pipeline(source, sink, [StopsTheRun()]), context(memory_store))
+    assert sink.written == []
+    assert sink.finished == []
+    assert source.closed, "the source cleans up when the run stops, not when collected"
+
+
+async def test_object_failed_escaping_a_source_ends_the_run_as_a_bug(
+    memory_store: StateStore,
+) -> None:
+    class Raises(MemorySource):
+        async def read(self, ctx: RunContext) -> AsyncIterator[Record]:
+            async for record in super().read(ctx):
+                yield record
+            raise ObjectFailed("malformed_record", "event 9 has no start")
+
+    sink = MemorySink()
+    with pytest.raises(RunFailed) as caught:
+        await run_pipeline(Pipeline(Raises(sessions(3)), sink), context(memory_store))
+    message = str(caught.value)
+    assert "malformed_record: event 9 has no start" in message
+    assert "a bug in the source" in message
+    assert "ctx.report.skip" in message, "the message says what the source should do"
+    assert sink.finished == [], "a failed run must not infer deletions"
 
 
 class RefusingSink(MemorySink):

@@ -22,7 +22,7 @@ from core.config import load_config
 from core.plugins import load_registry
 from sinks.edusign.sandbox import EdusignSandbox
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]  # the passerelle command
 
 PASSERELLE = str(Path(sys.executable).parent / "passerelle")
 EDUSIGN_KEY = "edusign-e2e-key"

@@ -247,6 +247,7 @@ async def hostile_celcat(request: Request) -> Response:
 
 
 @pytest.mark.anyio
+@pytest.mark.slow  # starts a process
 async def test_a_celcat_400_with_escape_codes_reaches_no_terminal_raw(tmp_path: Path) -> None:
     app = Starlette(routes=[Route("/{path:path}", hostile_celcat)])
     async with serve_app(app) as url:

@@ -10,6 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # pip-installed plugins, the passerelle command
+
 FIXTURES = Path(__file__).parent / "fixtures"
 PASSERELLE = Path(sys.executable).parent / "passerelle"
 

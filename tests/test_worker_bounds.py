@@ -40,6 +40,7 @@ from core.runner import run_tenant
 from core.scheduler import Job, Scheduler
 from core.state import open_state
 from core.worker import run_slot
+from tests.processes import ended, wait_for
 from tests.sample_plugins import entry_point
 from tests.test_scheduler import START, ManualClock, Runs, running
 
@@ -325,23 +326,6 @@ async def test_a_restart_does_not_run_a_slot_again(tmp_path: Path, ran: bool) ->
 # 10. Ctrl-C on sync is stored as such.
 
 
-async def wait_for(condition: Callable[[], bool], what: str) -> None:
-    with anyio.fail_after(60):  # a guard against a hang, not a measure
-        # Polls another process's log file: there is no event to wait on.
-        while not condition():  # noqa: ASYNC110
-            await anyio.sleep(0.05)
-
-
-async def ended(process: Process) -> None:
-    """Wait for ``process`` to end; one that does not is killed, and the test fails."""
-    try:
-        with anyio.fail_after(60):  # a guard against a hang, not a measure
-            await process.wait()
-    finally:
-        if process.returncode is None:
-            process.kill()
-
-
 async def start(tmp_path: Path, *args: str) -> Process:
     """``passerelle ARGS`` with this module's plugins registered; its output goes to files
     (a pipe nobody reads could fill up and block it)."""
@@ -359,6 +343,7 @@ async def start(tmp_path: Path, *args: str) -> Process:
         )
 
 
+@pytest.mark.slow  # starts a process
 async def test_ctrl_c_on_sync_is_stored_as_an_interruption(tmp_path: Path) -> None:
     config, _, path = configure(tmp_path, {"acme": ""}, hanging=("acme",))
     log = tmp_path / "sync.log"

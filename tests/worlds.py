@@ -15,16 +15,16 @@ import anyio.lowlevel
 import httpx
 import pytest
 
-from adapters.celcat.plugin import CelcatOptions, celcat_source
+from adapters.celcat.plugin import CelcatOptions, open_source
 from adapters.celcat.sandbox import CelcatSandbox, Institution, generate_institution
-from core.protocols import Pipeline
+from core.protocols import Pipeline, Seams, Setup
 from core.report import RunReport
 from core.state import StateStore, open_state
 from core.stream import run_pipeline
 from core.timetable import session_rules
-from sinks.edusign.plugin import EdusignOptions, edusign_sink
+from sinks.edusign.plugin import EdusignOptions, open_sink
 from sinks.edusign.sandbox import EdusignSandbox, School
-from tests.doubles import context
+from tests.doubles import PARIS, context
 
 NOW = datetime(2025, 10, 20, 9, 0, tzinfo=UTC)  # window: Oct 21..Nov 3
 KEY = "edusign-key-acme-0001"
@@ -76,26 +76,26 @@ class World:
         edusign = EdusignOptions.model_validate(
             {"url": "http://edusign", "api_key": KEY, **self.sink_options}
         )
+        seams = self.seams()
         async with (
-            celcat_source(
-                celcat,
-                tenant=self.tenant,
-                meter=builder.call,
-                sleep=self.clock.sleep,
-                transport=httpx.ASGITransport(self.celcat.app),
-            ) as source,
-            edusign_sink(
-                edusign,
-                tenant=self.tenant,
-                meter=builder.call,
-                sleep=self.clock.sleep,
-                clock=self.clock,
-                transport=httpx.ASGITransport(self.edusign.app),
-                shared=self.shared,
+            open_source(Setup(self.tenant, PARIS, celcat, builder.call, seams=seams)) as source,
+            open_sink(
+                Setup(self.tenant, PARIS, edusign, builder.call, shared=self.shared, seams=seams)
             ) as sink,
         ):
             await run_pipeline(Pipeline(source, sink, session_rules(celcat), concurrency=4), ctx)
         return builder.finish(now)
+
+    def seams(self) -> Seams:
+        """Both sandboxes in process, and the world's clock for every wait."""
+        return Seams(
+            transports={
+                "celcat": httpx.ASGITransport(self.celcat.app),
+                "edusign": httpx.ASGITransport(self.edusign.app),
+            },
+            sleep=self.clock.sleep,
+            monotonic=self.clock,
+        )
 
     def writes(self) -> Counter[str]:
         return Counter({k: n for k, n in self.edusign.calls.items() if k.split()[0] in WRITES})

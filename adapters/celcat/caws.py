@@ -1,8 +1,8 @@
 """Attendance back to CELCAT, through CAWS (CELCAT Attendance Web Services).
 
-``CawsClient`` holds a password-grant token, renewed before it expires and once more on a
-401. ``CawsSink`` is the return-attendance pipeline's sink: it collects the marks of the
-run, then, register by register (one per event and week), sets the marks that changed:
+``CawsSink`` is the return-attendance pipeline's sink (its HTTP client is
+``caws_client.CawsClient``): it collects the marks of the run, then, register by
+register (one per event and week), sets the marks that changed:
 
 - a mark already sent and unchanged is not sent again (the state store remembers it);
 - a mark someone else set in CELCAT (a set mark not recorded under the connector's CAWS
@@ -18,18 +18,14 @@ words of an error.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
-import httpx
-
 from adapters.celcat import mapping
+from adapters.celcat.caws_client import SERVICE, CawsClient, CawsNotFound
 from adapters.celcat.client import CelcatClient, CelcatError
+from adapters.celcat.ids import SessionId, StudentId
 from adapters.celcat.reasons import CelcatReason
 from core import (
-    CredentialsRefused,
     Mark,
     Presence,
     Reason,
@@ -38,154 +34,10 @@ from core import (
     StreamEnd,
     Synced,
     TransientError,
-)
-from core.fingerprint import fingerprint
-from core.http import (
-    AnswerRefused,
-    RetryPolicy,
-    Sleep,
-    parse_json,
-    retry_after,
-    retrying,
-    transient,
+    fingerprint,
 )
 
-SERVICE = "CAWS"
 REGISTERS_PER_CALL = 50
-RENEW_BEFORE_SECONDS = 60.0
-
-
-class CawsClient:
-    """CAWS calls with a bearer token. What the answers mean is decided here, from the
-    statuses ``mapping`` names (docs/caws.md says which are seen, which assumed); no
-    error text is ever read for its meaning (CAWS documents none): it is only quoted."""
-
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        tenant: str,
-        form: dict[str, str],
-        retry: RetryPolicy,
-        sleep: Sleep,
-        clock: Callable[[], float],
-    ) -> None:
-        self._http = http
-        self._tenant = tenant
-        self._form = form
-        self._retry = retry
-        self._sleep = sleep
-        self._clock = clock
-        self._token: str | None = None
-        self._expires = 0.0
-
-    @property
-    def username(self) -> str:
-        return self._form["username"]
-
-    async def get(self, path: str, params: dict[str, str] | None = None) -> Any:
-        """The decoded JSON answer of a GET."""
-
-        async def attempt() -> Any:
-            response = await self._authorized("GET", path, params=params)
-            try:
-                return parse_json(response.content)
-            except AnswerRefused as exc:
-                raise RunFailed(SERVICE, f"GET {path}: {exc}") from None
-            except ValueError:
-                # A body cut short or not JSON at all: a proxy, a restart; try again.
-                raise TransientError(f"GET {path}: the body is not JSON") from None
-
-        return await retrying(attempt, self._retry, sleep=self._sleep)
-
-    async def put(self, path: str, body: Any) -> None:
-        """A PUT whose answer's body, if any, is not read: the contract describes none."""
-
-        async def attempt() -> None:
-            await self._authorized("PUT", path, json=body)
-
-        await retrying(attempt, self._retry, sleep=self._sleep)
-
-    async def _authorized(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One call with the token; raises unless it succeeded."""
-        response = await self._send(method, path, mapping.bearer(await self._bearer()), **kwargs)
-        if response.status_code == mapping.CAWS_UNAUTHORIZED:
-            # Expired early, revoked, or a lifetime we had to guess: one new token, then
-            # the server's answer stands.
-            self._token = None
-            response = await self._send(
-                method, path, mapping.bearer(await self._bearer()), **kwargs
-            )
-            if response.status_code == mapping.CAWS_UNAUTHORIZED:
-                raise CredentialsRefused(SERVICE, self._refusal("refused a new token"))
-        if response.status_code == mapping.CAWS_NOT_FOUND:
-            raise CawsNotFound(f"{method} {path}")
-        _raise_for(method, path, response)
-        return response
-
-    async def _bearer(self) -> str:
-        if self._token is None or self._clock() >= self._expires - RENEW_BEFORE_SECONDS:
-            response = await self._send("POST", mapping.CAWS_TOKEN, {}, data=self._form)
-            if response.status_code in mapping.CAWS_TOKEN_REFUSED:
-                raise CredentialsRefused(SERVICE, self._refusal(f"HTTP {response.status_code}"))
-            _raise_for("POST", mapping.CAWS_TOKEN, response)
-            try:
-                answer = parse_json(response.content)
-            except AnswerRefused as exc:
-                raise RunFailed(SERVICE, f"POST {mapping.CAWS_TOKEN}: {exc}") from None
-            except ValueError:
-                raise TransientError(f"POST {mapping.CAWS_TOKEN}: the body is not JSON") from None
-            token = mapping.access_token(answer)
-            if token is None:
-                raise CelcatError(f"POST {mapping.CAWS_TOKEN}: the answer holds no access token")
-            self._token = token
-            self._expires = self._clock() + mapping.token_lifetime(answer)
-        return self._token
-
-    async def _send(
-        self, method: str, path: str, headers: dict[str, str], **kwargs: Any
-    ) -> httpx.Response:
-        try:
-            return await self._http.request(method, path, headers=headers, **kwargs)
-        except httpx.TransportError as exc:
-            raise transient(f"{method} {path}", exc) from None
-        except AnswerRefused as exc:
-            # Too large an answer: no retry would mend it, and no mark can be trusted.
-            raise RunFailed(SERVICE, f"{method} {path}: {exc}") from None
-
-    def _refusal(self, why: str) -> str:
-        return f"CAWS refused the credentials of tenant {self._tenant!r} ({why})"
-
-
-class CawsNotFound(Exception):
-    """No such register."""
-
-
-def _raise_for(method: str, path: str, response: httpx.Response) -> None:
-    status = response.status_code
-    if status == httpx.codes.TOO_MANY_REQUESTS or status >= 500:
-        raise TransientError(
-            f"{method} {path}: HTTP {status}",
-            retry_after=retry_after(response.headers.get("Retry-After")),
-        )
-    if status >= 400:
-        # The body is quoted for a person, never matched: CAWS documents no error text.
-        raise CelcatError(f"{method} {path}: HTTP {status}: {response.text[:200]}")
-
-
-@dataclass(frozen=True, slots=True)
-class Occurrence:
-    timetable: int
-    event: int
-    day: date
-
-
-def occurrence_of(session: str) -> Occurrence | None:
-    """(timetable, event, day) from a CELCAT session's external id, ``celcat:3:5120:2025-10-21``."""
-    parts = session.split(":")
-    if len(parts) != 4 or parts[0] != "celcat" or not parts[1].isdigit() or not parts[2].isdigit():
-        return None
-    return Occurrence(int(parts[1]), int(parts[2]), date.fromisoformat(parts[3]))
 
 
 class CawsSink:
@@ -201,7 +53,7 @@ class CawsSink:
         self._celcat = celcat
         self._abbreviations = abbreviations
         self._timetable = timetable
-        self._marks: list[Mark] = []
+        self._marks: list[tuple[SessionId, Mark]] = []
 
     async def check(self) -> list[str]:
         definitions = mapping.mark_definitions(await self._caws.get(mapping.CAWS_MARK_DEFINITIONS))
@@ -218,37 +70,36 @@ class CawsSink:
         return lines
 
     async def write(self, record: Mark, ctx: RunContext) -> None:
-        occurrence = occurrence_of(record.session)
-        if occurrence is not None and self._timetable in (None, occurrence.timetable):
-            self._marks.append(record)  # sent register by register, once all are known
+        # A session the CELCAT source did not name (None) has no register.
+        session = SessionId.parse(record.session)
+        if session is not None and self._timetable in (None, session.timetable):
+            # Sent register by register, once all are known.
+            self._marks.append((session, record))
 
     async def finish(self, ctx: RunContext, end: StreamEnd) -> None:
         if not self._marks:
             return
         mark_ids = await self._mark_ids()
         sent = await ctx.state.load("mark")
-        by_occurrence: dict[Occurrence, list[Mark]] = defaultdict(list)
-        for mark in self._marks:
-            occurrence = occurrence_of(mark.session)
-            if occurrence is not None and sent.get(mark.external_id, _NEVER).fingerprint != (
-                _fingerprint(mark)
-            ):
-                by_occurrence[occurrence].append(mark)
-            elif occurrence is not None:
+        by_session: dict[SessionId, list[Mark]] = defaultdict(list)
+        for session, mark in self._marks:
+            if sent.get(mark.external_id, _NEVER).fingerprint != _fingerprint(mark):
+                by_session[session].append(mark)
+            else:
                 ctx.report.count("mark", "unchanged")
-        weeks = await self._weeks(ctx, set(by_occurrence))
-        registers = await self._registers(ctx, {(o.event, w) for o, w in weeks.items()})
-        for occurrence, marks in sorted(by_occurrence.items(), key=lambda item: item[0].day):
-            week = weeks.get(occurrence)
-            register = registers.get((occurrence.event, week)) if week is not None else None
+        weeks = await self._weeks(ctx, set(by_session))
+        registers = await self._registers(ctx, {(s.event, w) for s, w in weeks.items()})
+        for session, marks in sorted(by_session.items(), key=lambda item: item[0].day):
+            week = weeks.get(session)
+            register = registers.get((session.event, week)) if week is not None else None
             # A register as read names no id: it is derived (docs/caws.md, "Register ids").
-            rid = _register_id(occurrence.event, week)
+            rid = _register_id(session.event, week)
             if register is None or rid is None:
                 ctx.report.fail(
                     "session",
                     CelcatReason.REGISTER_MISSING,
                     key=marks[0].session,
-                    detail=f"no CAWS register for event {occurrence.event} on {occurrence.day}",
+                    detail=f"no CAWS register for event {session.event} on {session.day}",
                 )
                 continue
             await self._update(ctx, rid, register, marks, mark_ids)
@@ -266,9 +117,18 @@ class CawsSink:
         entries = mapping.student_marks(register)
         changed: list[Mark] = []
         for mark in marks:
-            entry = entries.get(mark.student.rsplit(":", 1)[-1])
+            # Only a CELCAT student's id names a register's student: staff member 7, or
+            # another source's student 7, is not student 7.
+            student = StudentId.parse(mark.student)
+            entry = None if student is None else entries.get(str(student.id))
             if entry is None:
-                ctx.report.skip("mark", CelcatReason.STUDENT_NOT_ON_REGISTER, key=mark.external_id)
+                detail = "" if student is not None else f"not a CELCAT student: {mark.student}"
+                ctx.report.skip(
+                    "mark",
+                    CelcatReason.STUDENT_NOT_ON_REGISTER,
+                    key=mark.external_id,
+                    detail=detail,
+                )
                 continue
             setter = mapping.someone_elses_mark(entry, self._caws.username)
             if setter is not None:
@@ -321,12 +181,12 @@ class CawsSink:
             found[presence] = candidates.pop()
         return found
 
-    async def _weeks(self, ctx: RunContext, occurrences: set[Occurrence]) -> dict[Occurrence, int]:
-        """CELCAT's week number of each occurrence, from the day's events. Each call names
-        the occurrence's own timetable (``TimetableId``), which its session id carries:
-        the header is required on a server holding several, whatever the options say."""
-        weeks: dict[Occurrence, int] = {}
-        for timetable, day in sorted({(o.timetable, o.day) for o in occurrences}):
+    async def _weeks(self, ctx: RunContext, sessions: set[SessionId]) -> dict[SessionId, int]:
+        """CELCAT's week number of each session, from the day's events. Each call names
+        the session's own timetable (``TimetableId``), which its id carries: the header
+        is required on a server holding several, whatever the options say."""
+        weeks: dict[SessionId, int] = {}
+        for timetable, day in sorted({(s.timetable, s.day) for s in sessions}):
             params = {mapping.DATE: mapping.day_param(day), mapping.DETAIL: mapping.EXTENDED}
             try:
                 rows = await self._celcat.rows(mapping.EVENTS, timetable=timetable, params=params)
@@ -342,7 +202,7 @@ class CawsSink:
                 event = mapping.event_id_of(raw)
                 week = mapping.occurrence_week(raw)
                 if event is not None and week is not None:
-                    weeks[Occurrence(timetable, event, day)] = week
+                    weeks[SessionId(timetable, event, day)] = week
         return weeks
 
     async def _registers(

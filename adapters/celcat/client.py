@@ -1,11 +1,13 @@
 """An async client for the CELCAT Web API: auth, timetable selection, paging, retries.
 
-What the answers mean is decided here, from the statuses ``mapping`` names: a refusal
-of the credentials (never retried); 404 on a filtered list is "no rows", on the first
-page of a list read without a filter (``mapping.WHOLE_LISTS``) an error naming the URL
-that answered it; 429, 5xx, timeouts, dropped connections and unreadable bodies are
-worth another try; an answer breaking one of ``core.http``'s bounds (too large, too deep,
-a list repeating its pages or too long) is a ``CelcatError``: no retry would mend it.
+What HTTP's own statuses mean is ``core.http.ApiClient``'s, as for every server: 401 and
+403 refuse the ApiCode (never retried); 429, 5xx, timeouts, dropped connections and
+unreadable bodies are worth another try. What CELCAT's mean is decided here, from the
+statuses ``mapping`` names: 404 on a filtered list is "no rows", on the first page of a
+list read without a filter (``mapping.WHOLE_LISTS``) an error naming the URL that
+answered it; any other 4xx, and an answer breaking one of ``core.http``'s bounds (too
+large, too deep, a list repeating its pages or too long), is a ``CelcatError``: no retry
+would mend it.
 No error text is ever read for its meaning (none is documented): it is only quoted, for
 a person. Field and header names live in ``mapping``;
 docs/celcat-webapi.md says which are seen, which assumed.
@@ -18,18 +20,7 @@ from typing import Any
 import httpx
 
 from adapters.celcat import mapping
-from core import CredentialsRefused, TransientError
-from core.http import (
-    AnswerRefused,
-    PageGuard,
-    RetryPolicy,
-    Sleep,
-    bounds_of,
-    parse_json,
-    retry_after,
-    retrying,
-    transient,
-)
+from core.http import AnswerRefused, ApiClient, PageGuard, RetryPolicy, Sleep
 
 MAX_PAGES = 10_000
 """The most pages one list may take. The largest list (memberships of a large
@@ -42,7 +33,11 @@ class CelcatError(Exception):
     """CELCAT answered, but not with what was asked for (a 4xx other than auth and 404)."""
 
 
-class CelcatClient:
+class CelcatClient(ApiClient):
+    """The CELCAT Web API of one tenant: lists, read whole, page by page."""
+
+    credential_statuses = mapping.CREDENTIALS_REFUSED
+
     def __init__(
         self,
         http: httpx.AsyncClient,
@@ -52,11 +47,15 @@ class CelcatClient:
         page_size: int,
         sleep: Sleep,
     ) -> None:
-        self._http = http
-        self._tenant = tenant
-        self._retry = retry
+        super().__init__(
+            http,
+            service="CELCAT",
+            tenant=tenant,
+            credentials="the ApiCode",
+            retry=retry,
+            sleep=sleep,
+        )
         self._page_size = page_size
-        self._sleep = sleep
 
     async def rows(
         self, path: str, *, timetable: int | None = None, params: dict[str, str] | None = None
@@ -71,7 +70,7 @@ class CelcatClient:
         (docs/celcat-webapi.md, "Paging")."""
         collected: list[Any] = []
         total: int | None = None
-        guard = PageGuard(f"GET {path}", bounds_of(self._http))
+        guard = PageGuard(f"GET {path}", self.bounds)
         for page in range(MAX_PAGES):
             query = {
                 **(params or {}),
@@ -117,13 +116,7 @@ class CelcatClient:
         headers = {mapping.TIMETABLE_HEADER: str(timetable)} if timetable is not None else {}
 
         async def attempt() -> tuple[Any, httpx.Headers, int] | None:
-            try:
-                response = await self._http.get(path, params=params, headers=headers)
-            except httpx.TransportError as exc:
-                raise transient(f"GET {path}", exc) from None
-            except AnswerRefused as exc:
-                raise CelcatError(f"GET {path}: {exc}") from None
-            self._raise_for(path, response)
+            response = await self.request("GET", path, params=params, headers=headers)
             if response.status_code == mapping.NO_ROWS:
                 if missing_is_error:
                     raise CelcatError(
@@ -132,27 +125,15 @@ class CelcatClient:
                         "CELCAT url right?"
                     )
                 return None
-            try:
-                return parse_json(response.content), response.headers, len(response.content)
-            except AnswerRefused as exc:
-                raise CelcatError(f"GET {path}: {exc}") from None
-            except ValueError:
-                # A body cut short or not JSON at all: a proxy, a restart; try again.
-                raise TransientError(f"GET {path}: the body is not JSON") from None
+            return self.json(f"GET {path}", response), response.headers, len(response.content)
 
-        return await retrying(attempt, self._retry, sleep=self._sleep)
+        return await self.retrying(attempt)
 
-    def _raise_for(self, path: str, response: httpx.Response) -> None:
-        status = response.status_code
-        if status in mapping.CREDENTIALS_REFUSED:
-            raise CredentialsRefused(
-                "CELCAT", f"CELCAT refused the ApiCode of tenant {self._tenant!r} (HTTP {status})"
-            )
-        if status == httpx.codes.TOO_MANY_REQUESTS or status >= 500:
-            raise TransientError(
-                f"GET {path}: HTTP {status}",
-                retry_after=retry_after(response.headers.get("Retry-After")),
-            )
-        if status >= 400 and status != mapping.NO_ROWS:
-            # The body is quoted for a person, never matched: no error text is documented.
-            raise CelcatError(f"GET {path}: HTTP {status}: {response.text[:200]}")
+    def refused(self, request: str, response: httpx.Response) -> Exception | None:
+        if response.status_code == mapping.NO_ROWS:
+            return None  # what it means depends on the list: ``_get`` says
+        # The body is quoted for a person, never matched: no error text is documented.
+        return CelcatError(f"{request}: HTTP {response.status_code}: {response.text[:200]}")
+
+    def answer_refused(self, request: str, exc: AnswerRefused) -> Exception:
+        return CelcatError(f"{request}: {exc}")

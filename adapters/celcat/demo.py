@@ -11,7 +11,7 @@ from typing import Any
 from adapters.celcat.caws_sandbox import CawsSandbox
 from adapters.celcat.sandbox import CelcatSandbox, Institution, generate_institution
 from core import DemoSettings
-from core.asgi import serve_app
+from core.sandbox import serve_app
 
 API_CODE = "demo-api-code"
 CAWS_USER, CAWS_PASSWORD, CAWS_TIMETABLE, CAWS_ROLE = "passerelle", "demo-pw", "TT", "Admin"

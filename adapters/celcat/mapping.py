@@ -89,7 +89,8 @@ class RawPerson:
 
 @dataclass(frozen=True, slots=True)
 class Occurrence:
-    """One occurrence of an event on one day, times in the timetable's zone."""
+    """One occurrence of an event on one day (a row of the day's event list), times in the
+    timetable's zone. Its session's id, with the timetable, is ``ids.SessionId``."""
 
     event_id: int
     name: str

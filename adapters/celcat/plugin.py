@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-import anyio
-import httpx
 from pydantic import Field, SecretStr, field_validator
 
 from adapters.celcat import mapping
 from adapters.celcat.client import CelcatClient
-from adapters.celcat.demo import celcat_demo
 from adapters.celcat.names import NameFormat
 from adapters.celcat.reasons import REASONS
 from adapters.celcat.source import CelcatSource
-from core import CallMeter, CategoryFilterOptions, ReasonCode, Setup, SourceSpec, hookimpl
-from core.http import HttpOptions, RetryPolicy, Sleep, header_secret, http_client
+from core import (
+    CategoryFilterOptions,
+    DemoServer,
+    DemoSettings,
+    ReasonCode,
+    Setup,
+    SourceSpec,
+    hookimpl,
+)
+from core.http import HttpOptions, RetryPolicy, header_secret, http_client
 
 
 class CelcatOptions(CategoryFilterOptions, HttpOptions):
@@ -41,25 +46,23 @@ class CelcatOptions(CategoryFilterOptions, HttpOptions):
 
 
 @asynccontextmanager
-async def celcat_source(
-    options: CelcatOptions,
-    *,
-    tenant: str,
-    meter: CallMeter,
-    transport: httpx.AsyncBaseTransport | None = None,
-    sleep: Sleep = anyio.sleep,
-) -> AsyncIterator[CelcatSource]:
-    """A source for one tenant; tests hand it the sandbox's transport and a fake sleep."""
-    headers = options.headers()
+async def open_source(setup: Setup[CelcatOptions]) -> AsyncIterator[CelcatSource]:
+    """A source for one tenant; tests hand it a transport and a sleep in ``setup.seams``."""
+    options, seams = setup.options, setup.seams
     async with http_client(
-        options, service="celcat", tenant=tenant, meter=meter, headers=headers, transport=transport
+        options,
+        service="celcat",
+        tenant=setup.tenant,
+        meter=setup.meter,
+        headers=options.headers(),
+        transport=seams.transport("celcat"),
     ) as http:
         client = CelcatClient(
             http,
-            tenant=tenant,
+            tenant=setup.tenant,
             retry=RetryPolicy(retries=options.retries),
             page_size=options.page_size,
-            sleep=sleep,
+            sleep=seams.sleep,
         )
         yield CelcatSource(
             client,
@@ -69,10 +72,12 @@ async def celcat_source(
         )
 
 
-@asynccontextmanager
-async def open_source(setup: Setup[CelcatOptions]) -> AsyncIterator[CelcatSource]:
-    async with celcat_source(setup.options, tenant=setup.tenant, meter=setup.meter) as source:
-        yield source
+def serve_demo(settings: DemoSettings) -> AbstractAsyncContextManager[DemoServer]:
+    """The sandbox for ``passerelle demo``, imported only when the demo opens it: a
+    process that does not run the demo loads no sandbox."""
+    from adapters.celcat.demo import celcat_demo
+
+    return celcat_demo(settings)
 
 
 @hookimpl
@@ -83,4 +88,4 @@ def passerelle_register_reasons(register: Callable[[ReasonCode], None]) -> None:
 
 @hookimpl
 def passerelle_register_sources(register: Callable[[SourceSpec], None]) -> None:
-    register(SourceSpec(name="celcat", options=CelcatOptions, open=open_source, demo=celcat_demo))
+    register(SourceSpec(name="celcat", options=CelcatOptions, open=open_source, demo=serve_demo))

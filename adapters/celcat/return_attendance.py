@@ -8,21 +8,21 @@ Enabled per tenant with ``plugins = ["return-attendance"]``; options under
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import anyio
-import httpx
 from pydantic import Field, SecretStr, field_validator
 
 from adapters.celcat import mapping
-from adapters.celcat.caws import CawsClient, CawsSink
+from adapters.celcat.caws import CawsSink
+from adapters.celcat.caws_client import CawsClient
 from adapters.celcat.client import CelcatClient
-from adapters.celcat.demo import caws_demo
 from adapters.celcat.plugin import CelcatOptions
 from core import (
     CallMeter,
+    DemoServer,
+    DemoSettings,
     Mark,
     Pipeline,
     PipelineSpec,
@@ -34,7 +34,7 @@ from core import (
     Window,
     hookimpl,
 )
-from core.http import HttpOptions, RetryPolicy, Sleep, http_client
+from core.http import HttpOptions, RetryPolicy, http_client
 
 DEFAULT_MARKS = {
     Presence.PRESENT: "P",
@@ -75,24 +75,22 @@ def lookback(now: datetime, tz: ZoneInfo, options: PluginOptions) -> Window:
 
 @asynccontextmanager
 async def caws_sink(
-    options: ReturnAttendanceOptions,
-    celcat: CelcatOptions,
-    *,
-    tenant: str,
-    meter: CallMeter,
-    caws_transport: httpx.AsyncBaseTransport | None = None,
-    celcat_transport: httpx.AsyncBaseTransport | None = None,
-    sleep: Sleep = anyio.sleep,
-    clock: Callable[[], float] = anyio.current_time,
+    setup: Setup[ReturnAttendanceOptions], celcat: CelcatOptions
 ) -> AsyncIterator[CawsSink]:
-    """The CAWS sink for one tenant; tests hand it the sandboxes' transports and a clock."""
+    """The CAWS sink for one tenant (``celcat``: its source's options, for the Web API);
+    tests hand it transports ("caws", "celcat"), a sleep and a clock in ``setup.seams``."""
+    options, seams, tenant, meter = setup.options, setup.seams, setup.tenant, setup.meter
     form = mapping.token_form(
         options.username, options.password.get_secret_value(), options.timetable_alias, options.role
     )
     caws_options = options.model_copy(update={"url": options.caws_url})
     async with (
         http_client(
-            caws_options, service="caws", tenant=tenant, meter=meter, transport=caws_transport
+            caws_options,
+            service="caws",
+            tenant=tenant,
+            meter=meter,
+            transport=seams.transport("caws"),
         ) as caws_http,
         http_client(
             celcat,
@@ -100,15 +98,20 @@ async def caws_sink(
             tenant=tenant,
             meter=meter,
             headers=celcat.headers(),
-            transport=celcat_transport,
+            transport=seams.transport("celcat"),
         ) as celcat_http,
     ):
         retry = RetryPolicy(retries=options.retries)
         caws = CawsClient(
-            caws_http, tenant=tenant, form=form, retry=retry, sleep=sleep, clock=clock
+            caws_http,
+            tenant=tenant,
+            form=form,
+            retry=retry,
+            sleep=seams.sleep,
+            monotonic=seams.monotonic,
         )
         web_api = CelcatClient(
-            celcat_http, tenant=tenant, retry=retry, page_size=celcat.page_size, sleep=sleep
+            celcat_http, tenant=tenant, retry=retry, page_size=celcat.page_size, sleep=seams.sleep
         )
         yield CawsSink(
             caws, web_api, abbreviations=dict(options.marks), timetable=options.timetable_id
@@ -129,9 +132,16 @@ async def open_return_attendance(
         raise RunFailed("return-attendance", "return-attendance needs a CELCAT source")
     async with (
         sink_spec.attendance(Setup(plan.tenant, plan.timezone, sink_options, meter)) as marks,
-        caws_sink(plan.options, source_options, tenant=plan.tenant, meter=meter) as caws,
+        caws_sink(Setup(plan.tenant, plan.timezone, plan.options, meter), source_options) as caws,
     ):
         yield Pipeline(marks, caws, concurrency=1)
+
+
+def serve_demo(settings: DemoSettings) -> AbstractAsyncContextManager[DemoServer]:
+    """CAWS for ``passerelle demo``, imported only when the demo opens it."""
+    from adapters.celcat.demo import caws_demo
+
+    return caws_demo(settings)
 
 
 @hookimpl
@@ -143,6 +153,6 @@ def passerelle_register_pipelines(register: Callable[[PipelineSpec], None]) -> N
             options=ReturnAttendanceOptions,
             optional=True,
             window=lookback,
-            demo=caws_demo,
+            demo=serve_demo,
         )
     )

@@ -32,10 +32,12 @@ import anyio
 
 from adapters.celcat import mapping
 from adapters.celcat.client import CelcatClient, CelcatError
+from adapters.celcat.ids import GroupId, ListedId, RoomId, SessionId, StaffId, StudentId
 from adapters.celcat.mapping import Malformed, Named, Occurrence
 from adapters.celcat.names import NameFormat, split_name
 from adapters.celcat.reasons import CelcatReason
 from core import (
+    CategoryFilterOptions,
     Group,
     Person,
     PersonKind,
@@ -46,8 +48,8 @@ from core import (
     ServerUnreachable,
     Session,
     TransientError,
+    fold,
 )
-from core.rules import CategoryFilterOptions, fold
 
 SERVICE = "CELCAT"
 T = TypeVar("T")
@@ -55,7 +57,7 @@ R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
-class Directory:
+class ReferenceData:
     """The server's reference data, read once per run."""
 
     staff: dict[int, Person]
@@ -87,7 +89,7 @@ class _Run:
     """What one run of the source keeps between days."""
 
     ctx: RunContext
-    directory: Directory
+    reference: ReferenceData
     reported: set[str] = field(default_factory=set)
     listed: int = 0
     """Occurrences CELCAT listed in the window (rows of the days' event lists)."""
@@ -102,10 +104,10 @@ class _Run:
         self.misread += rows
         self.first_problem = self.first_problem or detail
 
-    def known(self, kind: str, table: Mapping[int, T], id_: int) -> T | None:
+    def known(self, listed: type[ListedId], table: Mapping[int, T], id_: int) -> T | None:
         """``table[id_]``; an assigned id missing from CELCAT's list is reported once."""
         found = table.get(id_)
-        key = f"celcat:{kind}:{id_}"
+        key, kind = listed(id_).key(), listed.KIND
         if found is None and key not in self.reported:
             self.reported.add(key)
             self.ctx.report.skip(
@@ -178,8 +180,8 @@ class CelcatSource:
     async def read(self, ctx: RunContext) -> AsyncIterator[Record]:
         timetables = await self._timetables(ctx)
         # The reference lists are the same whatever timetable is named: name the first read.
-        run = _Run(ctx, await self._directory(ctx, timetables[0]))
-        for person in (*run.directory.staff.values(), *run.directory.students.values()):
+        run = _Run(ctx, await self._read_reference_data(ctx, timetables[0]))
+        for person in (*run.reference.staff.values(), *run.reference.students.values()):
             yield person
         for timetable in timetables:
             assignments: dict[int, Assignments | Unreadable] = {}
@@ -210,7 +212,7 @@ class CelcatSource:
         except CelcatError as exc:
             raise RunFailed(SERVICE, str(exc)) from None
 
-    async def _directory(self, ctx: RunContext, timetable: int) -> Directory:
+    async def _read_reference_data(self, ctx: RunContext, timetable: int) -> ReferenceData:
         async def listed(path: str) -> list[Any]:
             return await self._reference(path, timetable)
 
@@ -222,7 +224,7 @@ class CelcatSource:
         categories = self._named(
             ctx, "category", mapping.CATEGORIES, await listed(mapping.CATEGORIES)
         )
-        return Directory(
+        return ReferenceData(
             staff=staff,
             students=students,
             rooms={i: n.name for i, n in rooms.items()},
@@ -232,7 +234,8 @@ class CelcatSource:
         )
 
     def _people(self, ctx: RunContext, rows: list[Any], kind: PersonKind) -> dict[int, Person]:
-        prefix = "staff" if kind is PersonKind.INSTRUCTOR else "student"
+        listed: type[ListedId] = StaffId if kind is PersonKind.INSTRUCTOR else StudentId
+        prefix = listed.KIND
         parsed = []
         for raw in rows:
             try:
@@ -252,7 +255,7 @@ class CelcatSource:
             people[person.id] = Person(
                 kind=kind,
                 source_id=str(person.id),
-                external_id=f"celcat:{prefix}:{person.id}",
+                external_id=listed(person.id).key(),
                 first_name=first,
                 last_name=last,
                 email=person.email.strip(),
@@ -347,7 +350,7 @@ class CelcatSource:
             except Malformed as exc:
                 # Unread is not gone: its sheet is kept (by key; without one, every sheet).
                 event = mapping.event_id_of(raw)
-                key = None if event is None else _key(timetable, event, day)
+                key = None if event is None else SessionId(timetable, event, day).key()
                 run.unreadable(f"event {event} on {day}: {exc}")
                 run.ctx.report.skip(
                     "session",
@@ -365,7 +368,7 @@ class CelcatSource:
             run.ctx.report.skip(
                 "session",
                 Reason.MALFORMED_RECORD,
-                key=_key(timetable, event, day),
+                key=SessionId(timetable, event, day).key(),
                 ids={**ids, "event": str(event)},
                 detail=detail,
                 keep=True,
@@ -418,7 +421,7 @@ class CelcatSource:
     def _session(
         self, run: _Run, timetable: int, occurrence: Occurrence, assigned: Assignments | Unreadable
     ) -> Session | None:
-        key = _key(timetable, occurrence.event_id, occurrence.start.date())
+        key = SessionId(timetable, occurrence.event_id, occurrence.start.date()).key()
         ids = {"timetable": str(timetable), "event": str(occurrence.event_id)}
         if isinstance(assigned, Unreadable):
             if assigned.failed:
@@ -436,8 +439,8 @@ class CelcatSource:
                     keep=True,
                 )
             return None
-        directory = run.directory
-        unknown_staff = [s for s in assigned.staff if s not in directory.staff]
+        reference = run.reference
+        unknown_staff = [s for s in assigned.staff if s not in reference.staff]
         if unknown_staff:
             detail = f"staff {unknown_staff[0]} is assigned but not in CELCAT's staff list"
             run.ctx.report.skip(
@@ -448,7 +451,7 @@ class CelcatSource:
         groups = [self._group(run, g) for g in sorted(set(assigned.groups))]
         student_ids = {
             *assigned.students,
-            *(s for g in assigned.groups for s in directory.members.get(g, ())),
+            *(s for g in assigned.groups for s in reference.members.get(g, ())),
         }
         return Session(
             external_id=key,
@@ -456,34 +459,34 @@ class CelcatSource:
             start=occurrence.start,
             end=occurrence.end,
             source_ids=ids,
-            category=directory.categories.get(occurrence.category_id or -1),
+            category=reference.categories.get(occurrence.category_id or -1),
             suspended=occurrence.suspended,
             rooms=tuple(
                 name
                 for name in (
-                    run.known("room", directory.rooms, r) for r in sorted(set(assigned.rooms))
+                    run.known(RoomId, reference.rooms, r) for r in sorted(set(assigned.rooms))
                 )
                 if name is not None
             ),
-            instructors=tuple(directory.staff[s] for s in sorted(set(assigned.staff))),
+            instructors=tuple(reference.staff[s] for s in sorted(set(assigned.staff))),
             students=tuple(
                 p
-                for p in (run.known("student", directory.students, s) for s in sorted(student_ids))
+                for p in (run.known(StudentId, reference.students, s) for s in sorted(student_ids))
                 if p is not None
             ),
             groups=tuple(g for g in groups if g is not None),
         )
 
     def _group(self, run: _Run, group_id: int) -> Group | None:
-        group = run.known("group", run.directory.groups, group_id)
+        group = run.known(GroupId, run.reference.groups, group_id)
         if group is None:
             return None
-        members = run.directory.members.get(group_id, ())
+        members = run.reference.members.get(group_id, ())
         return Group(
             source_id=str(group_id),
-            external_id=f"celcat:group:{group_id}",
+            external_id=GroupId(group_id).key(),
             name=group.name,
-            members=tuple(f"celcat:student:{s}" for s in members if s in run.directory.students),
+            members=tuple(StudentId(s).key() for s in members if s in run.reference.students),
         )
 
 
@@ -502,8 +505,3 @@ def _unique(records: Iterable[R], id_of: Callable[[R], int]) -> tuple[dict[int, 
         else:
             conflicting[id_] = len(copies)
     return kept, conflicting
-
-
-def _key(timetable: int, event: int, day: date) -> str:
-    """A session's external id: readable by a person doing support, stable across runs."""
-    return f"celcat:{timetable}:{event}:{day.isoformat()}"

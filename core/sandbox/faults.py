@@ -19,18 +19,20 @@ import httpx
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.asgi import DroppedOnPurpose
+
 BodyFault = Literal["truncated", "garbage", "reset", "document"]
 _BODY_FAULTS = ("truncated", "garbage", "reset", "document")
 GARBAGE = b"<html><body><h1>Proxy Error</h1><p>The server is restarting.</p></body></html>"
 
 
-class ConnectionDropped(httpx.RemoteProtocolError):
+class ConnectionDropped(httpx.RemoteProtocolError, DroppedOnPurpose):
     """Raised inside the app by a ``reset`` fault, once the answer has begun.
 
     Served on a port, the server then closes the connection mid-answer, and httpx raises
     ``RemoteProtocolError``; in process (``httpx.ASGITransport``) this exception reaches
     the client as it is. Being an ``httpx.TransportError`` either way, a client's retry
-    logic cannot tell the two apart.
+    logic cannot tell the two apart. ``DroppedOnPurpose`` keeps it out of the server's log.
     """
 
 

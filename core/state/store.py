@@ -12,7 +12,6 @@ import functools
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,16 +38,7 @@ from core.state.migrate import is_current, migrate
 from core.state.tables import runs
 from core.state.tables import synced as entries
 from core.state.urls import StateUnusable, masked, password_of
-
-
-@dataclass(frozen=True, slots=True)
-class Synced:
-    """What the sink holds for one external id: its id there, a fingerprint of the
-    content last written, small JSON-able extra data (e.g. the date of a sheet)."""
-
-    remote_id: str
-    fingerprint: str
-    data: dict[str, Any] = field(default_factory=dict)
+from core.synced import Synced
 
 
 @asynccontextmanager
@@ -254,9 +244,9 @@ class StateStore:
         except StateUnusable as exc:
             raise (exc if exc.where else exc.at(self._url)) from exc
 
-    def for_tenant(self, tenant: str, *, dry_run: bool = False) -> TenantState:
-        """The store as one run of ``tenant`` sees it."""
-        return TenantState(self, tenant, dry_run=dry_run)
+    def for_tenant(self, tenant: str, *, dry_run: bool = False) -> TenantStore:
+        """The store as one run of ``tenant`` sees it (a ``core.TenantState``)."""
+        return TenantStore(self, tenant, dry_run=dry_run)
 
     @asynccontextmanager
     async def _transaction(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
@@ -276,9 +266,10 @@ class StateStore:
             await connection.execute(statement, row)
 
 
-class TenantState:
-    """The store as one tenant's run sees it. In a dry run, reads work and writes are
-    discarded (a dry run writes nothing, state included)."""
+class TenantStore:
+    """The store as one tenant's run sees it: what plugins know as ``core.TenantState``.
+    In a dry run, reads work and writes are discarded (a dry run writes nothing, state
+    included)."""
 
     __slots__ = ("_store", "dry_run", "tenant")
 

@@ -1,9 +1,10 @@
 """An async client for Edusign's external API v1: auth, the envelope, pacing, retries.
 
-Every answer's envelope is read, HTTP 200 included (Edusign reports errors with 200).
-What it means becomes a typed error: refused credentials fail the run; 429, 5xx,
-timeouts, dropped connections and unreadable bodies are retried; any other ``status:
-error`` is an ``EdusignError``. An answer that is not Edusign's (a 404 or any JSON
+HTTP's own statuses mean what ``core.http.ApiClient`` says for every server: 401 and 403
+refuse the API key (the run fails); 429, 5xx, timeouts, dropped connections and
+unreadable bodies are retried, honouring ``Retry-After``. Every other answer's envelope
+is read, HTTP 200 included (Edusign reports errors with 200), and any ``status: error``
+is an ``EdusignError``. An answer that is not Edusign's (a 404 or any JSON
 without the envelope: the tenant's ``url`` is wrong), one breaking ``core.http``'s bounds
 (too large, too deep, a list that does not end), or one naming an id that is no id
 (``1e400``) fails the run: no record is to blame, and nothing of it is stored.
@@ -25,19 +26,8 @@ from urllib.parse import quote
 
 import httpx
 
-from core import CredentialsRefused, PasserelleError, RunFailed, TransientError
-from core.http import (
-    AnswerRefused,
-    Pacer,
-    PageGuard,
-    RetryPolicy,
-    Sleep,
-    bounds_of,
-    parse_json,
-    retry_after,
-    retrying,
-    transient,
-)
+from core import PasserelleError, RunFailed
+from core.http import AnswerRefused, ApiClient, Pacer, PageGuard, RetryPolicy, Sleep
 from sinks.edusign import mapping
 
 SERVICE = "Edusign"
@@ -60,7 +50,9 @@ class NotFound(EdusignError):
     """The quoted "no such course" answer of ``GET /v1/course/{id}``."""
 
 
-class EdusignClient:
+class EdusignClient(ApiClient):
+    """Edusign's API v1 for one tenant's API key, paced by that key's ``Pacer``."""
+
     def __init__(
         self,
         http: httpx.AsyncClient,
@@ -70,11 +62,15 @@ class EdusignClient:
         pacer: Pacer,
         sleep: Sleep,
     ) -> None:
-        self._http = http
-        self._tenant = tenant
-        self._retry = retry
-        self._pacer = pacer
-        self._sleep = sleep
+        super().__init__(
+            http,
+            service=SERVICE,
+            tenant=tenant,
+            credentials="the API key",
+            retry=retry,
+            sleep=sleep,
+            pacer=pacer,
+        )
 
     async def call(
         self, method: str, url: str, *, json: Any = None, params: dict[str, str] | None = None
@@ -84,7 +80,7 @@ class EdusignClient:
         async def attempt() -> Any:
             return await self._once(method, url, json=json, params=params)
 
-        return await retrying(attempt, self._retry, sleep=self._sleep)
+        return await self.retrying(attempt)
 
     async def create(self, kind: mapping.Kind, body: dict[str, Any], api_id: str) -> str:
         """Create, and return the new id. A create that may have reached Edusign before
@@ -104,7 +100,7 @@ class EdusignClient:
                 raise EdusignError(f"POST {mapping.path(kind)}", "the answer holds no ID")
             return _id(f"POST {mapping.path(kind)}", created)
 
-        return await retrying(attempt, self._retry, sleep=self._sleep)
+        return await self.retrying(attempt)
 
     async def find_id(self, kind: mapping.Kind, api_id: str) -> str | None:
         """The Edusign id behind ``api_id``, None when unknown. get-id's only business
@@ -143,7 +139,7 @@ class EdusignClient:
         self, kind: mapping.Kind, size: int, params: dict[str, str]
     ) -> AsyncIterator[dict[str, Any]]:
         full = size if kind in mapping.CONTRACTED_PAGE else None
-        guard = PageGuard(f"GET {mapping.path(kind)}", bounds_of(self._http))
+        guard = PageGuard(f"GET {mapping.path(kind)}", self.bounds)
         for page in range(mapping.MAX_PAGES):
             query = {**params, "page": str(page)}
             if kind == "student":
@@ -172,24 +168,8 @@ class EdusignClient:
     async def _once(
         self, method: str, url: str, *, json: Any = None, params: dict[str, str] | None = None
     ) -> Any:
-        await self._pacer.wait()
         request = f"{method} {url}"
-        try:
-            response = await self._http.request(method, url, json=json, params=params)
-        except httpx.TransportError as exc:
-            raise transient(request, exc) from None
-        except AnswerRefused as exc:
-            raise RunFailed(SERVICE, f"{request}: {exc}") from None
-        status = response.status_code
-        if status in (httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN):
-            raise CredentialsRefused(
-                SERVICE, f"Edusign refused the API key of tenant {self._tenant!r} (HTTP {status})"
-            )
-        if status == httpx.codes.TOO_MANY_REQUESTS or status >= 500:
-            raise TransientError(
-                f"{request}: HTTP {status}",
-                retry_after=retry_after(response.headers.get("Retry-After")),
-            )
+        response = await self.request(method, url, json=json, params=params)
         envelope = self._envelope(request, response)
         if envelope.get(mapping.STATUS) != mapping.SUCCESS:
             raise _refusal(request, envelope)
@@ -199,27 +179,24 @@ class EdusignClient:
 
     def _envelope(self, request: str, response: httpx.Response) -> dict[str, Any]:
         """The answer's envelope; ``RunFailed`` when the answer is not Edusign's."""
-        status = response.status_code
-        try:
-            envelope = parse_json(response.content)
-        except AnswerRefused as exc:
-            raise RunFailed(SERVICE, f"{request}: {exc}") from None
-        except ValueError:
-            if status == httpx.codes.NOT_FOUND:
-                # A plain "Not Found" (or a web page) is a route the server does not have,
-                # not an object it lacks (that answer is an envelope): the url is wrong,
-                # and every call of the run would get it. Never a record's fault.
-                raise self._not_edusign(request, status) from None
-            raise TransientError(f"{request}: HTTP {status}, the body is not JSON") from None
+        envelope = self.json(request, response)
         if not mapping.is_envelope(envelope):
-            raise self._not_edusign(request, status)
+            raise self._not_edusign(request, response.status_code)
         return dict(envelope)
+
+    def not_json(self, request: str, response: httpx.Response) -> Exception:
+        if response.status_code == httpx.codes.NOT_FOUND:
+            # A plain "Not Found" (or a web page) is a route the server does not have,
+            # not an object it lacks (that answer is an envelope): the url is wrong, and
+            # every call of the run would get it. Never a record's fault.
+            return self._not_edusign(request, response.status_code)
+        return super().not_json(request, response)
 
     def _not_edusign(self, request: str, status: int) -> RunFailed:
         return RunFailed(
             SERVICE,
             f"{request}: HTTP {status}, and not an answer of Edusign's API (no status "
-            f"envelope): is the url of tenant {self._tenant!r} right? It should be "
+            f"envelope): is the url of tenant {self.tenant!r} right? It should be "
             "Edusign's base, without /v1",
         )
 

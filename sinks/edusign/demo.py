@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from core import DemoSettings
-from core.asgi import serve_app
+from core.sandbox import serve_app
 from sinks.edusign.sandbox import EdusignSandbox, School
 
 API_KEY = "demo-edusign-key"
@@ -53,7 +53,7 @@ class EdusignDemo:
 
     def received(self) -> list[str]:
         ours = [c for c in self._school.courses.values() if c.get("API_TYPE") == "passerelle"]
-        return [f"Edusign holds {len(ours)} sheet(s) and {len(self._school.students)} students"]
+        return [f"the school holds {len(ours)} sheet(s) and {len(self._school.students)} students"]
 
 
 @asynccontextmanager

@@ -19,32 +19,12 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from core import Group, Person, Session
+from sinks.edusign.ids import api_id
 
 API_TYPE = "passerelle"
 """Marks every resource this connector writes; only those are ever changed or deleted."""
 
 Kind = Literal["student", "professor", "group", "course"]
-
-# Ownership. A tenant alone on its Edusign school writes the source's external id as the
-# ``API_ID`` (``celcat:3:5120:2025-10-21``, as sync-rules.md shows). Tenants sharing a
-# school write it behind their name and an ``@``: ``acme@celcat:3:5120:2025-10-21``.
-# Still readable, and a tenant name (``[a-z0-9][a-z0-9_]*``, core/config.py) holds no
-# ``@``. Not a ``/``: the API_ID travels in get-id's URL path. Each tenant changes and
-# deletes only the records whose ``API_ID`` carries its own scope (``None``: unscoped).
-SCOPE_SEPARATOR = "@"
-_SCOPED = re.compile(r"^([a-z0-9][a-z0-9_]*)@(.+)$")
-
-
-def api_id(external_id: str, scope: str | None) -> str:
-    """The ``API_ID`` a tenant writes for one of its source's objects."""
-    return external_id if scope is None else f"{scope}{SCOPE_SEPARATOR}{external_id}"
-
-
-def owner(written: str) -> tuple[str | None, str]:
-    """Who wrote an ``API_ID`` (a tenant's scope, or None) and the source's external id."""
-    match = _SCOPED.match(written)
-    return (match[1], match[2]) if match else (None, written)
-
 
 # The envelope (docs/edusign-v1.md, "Transport") [seen]. A creation's ``result`` is
 # ``{"ID"}``, a get-id's ``{"id"}`` [seen]; a record names itself ``ID`` as in the PATCH

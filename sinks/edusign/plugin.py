@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-import anyio
-import httpx
 from anyio.lowlevel import RunVar
 from pydantic import Field, SecretStr, field_validator
 
-from core import CallMeter, ReasonCode, Setup, SinkSpec, hookimpl
-from core.http import HttpOptions, Pacer, RetryPolicy, Sleep, header_secret, http_client
+from core import DemoServer, DemoSettings, ReasonCode, Seams, Setup, SinkSpec, hookimpl
+from core.http import HttpOptions, Pacer, RetryPolicy, header_secret, http_client
 from sinks.edusign.attendance import EdusignAttendance
 from sinks.edusign.client import EdusignClient
-from sinks.edusign.demo import edusign_demo
 from sinks.edusign.reasons import REASONS
 from sinks.edusign.sink import EdusignSink
 
@@ -36,12 +33,7 @@ class EdusignOptions(HttpOptions):
     _api_key_in_a_header = field_validator("api_key")(header_secret)
 
 
-def pacer_for(
-    api_key: str,
-    per_minute: float,
-    clock: Callable[[], float] | None = None,
-    sleep: Sleep = anyio.sleep,
-) -> Pacer:
+def pacer_for(api_key: str, per_minute: float, seams: Seams) -> Pacer:
     """The pacer of this API key in this process (keyed by a digest, never the key)."""
     try:
         pacers = _PACERS.get()
@@ -50,62 +42,46 @@ def pacer_for(
         _PACERS.set(pacers)
     digest = hashlib.sha256(api_key.encode()).hexdigest()
     if digest not in pacers:
-        pacers[digest] = Pacer(per_minute, clock=clock or anyio.current_time, sleep=sleep)
+        pacers[digest] = Pacer(per_minute, monotonic=seams.monotonic, sleep=seams.sleep)
     return pacers[digest]
 
 
 @asynccontextmanager
-async def _client(
-    options: EdusignOptions,
-    tenant: str,
-    meter: CallMeter,
-    transport: httpx.AsyncBaseTransport | None,
-    sleep: Sleep,
-    clock: Callable[[], float] | None,
-) -> AsyncIterator[EdusignClient]:
+async def _client(setup: Setup[EdusignOptions]) -> AsyncIterator[EdusignClient]:
+    """The one client both factories use; tests hand it a transport, a monotonic clock
+    and a sleep in ``setup.seams``."""
+    options, seams = setup.options, setup.seams
     key = options.api_key.get_secret_value()
     headers = {"Authorization": f"Bearer {key}"}
     async with http_client(
-        options, service="edusign", tenant=tenant, meter=meter, headers=headers, transport=transport
+        options,
+        service="edusign",
+        tenant=setup.tenant,
+        meter=setup.meter,
+        headers=headers,
+        transport=seams.transport("edusign"),
     ) as http:
         yield EdusignClient(
             http,
-            tenant=tenant,
+            tenant=setup.tenant,
             retry=RetryPolicy(retries=options.retries),
-            pacer=pacer_for(key, options.requests_per_minute, clock, sleep),
-            sleep=sleep,
-        )
-
-
-@asynccontextmanager
-async def edusign_sink(
-    options: EdusignOptions,
-    *,
-    tenant: str,
-    meter: CallMeter,
-    transport: httpx.AsyncBaseTransport | None = None,
-    sleep: Sleep = anyio.sleep,
-    clock: Callable[[], float] | None = None,
-    shared: bool = False,
-) -> AsyncIterator[EdusignSink]:
-    """A sink for one tenant; tests hand it the sandbox's transport, a clock and a sleep.
-    ``shared``: other tenants write to the same school (see ``mapping.api_id``)."""
-    async with _client(options, tenant, meter, transport, sleep, clock) as client:
-        yield EdusignSink(
-            client,
-            send_credentials=options.send_credentials,
-            sync_groups=options.sync_groups,
-            tenant=tenant,
-            shared=shared,
+            pacer=pacer_for(key, options.requests_per_minute, seams),
+            sleep=seams.sleep,
         )
 
 
 @asynccontextmanager
 async def open_sink(setup: Setup[EdusignOptions]) -> AsyncIterator[EdusignSink]:
-    async with edusign_sink(
-        setup.options, tenant=setup.tenant, meter=setup.meter, shared=setup.shared
-    ) as sink:
-        yield sink
+    """A sink for one tenant. ``setup.shared``: other tenants write to the same school
+    (see ``mapping.api_id``)."""
+    async with _client(setup) as client:
+        yield EdusignSink(
+            client,
+            send_credentials=setup.options.send_credentials,
+            sync_groups=setup.options.sync_groups,
+            tenant=setup.tenant,
+            shared=setup.shared,
+        )
 
 
 def school_of(options: EdusignOptions) -> str:
@@ -116,24 +92,18 @@ def school_of(options: EdusignOptions) -> str:
 
 
 @asynccontextmanager
-async def edusign_attendance(
-    options: EdusignOptions,
-    *,
-    tenant: str,
-    meter: CallMeter,
-    transport: httpx.AsyncBaseTransport | None = None,
-    sleep: Sleep = anyio.sleep,
-    clock: Callable[[], float] | None = None,
-) -> AsyncIterator[EdusignAttendance]:
-    """The attendance of this tenant's sheets; tests hand it the sandbox's transport."""
-    async with _client(options, tenant, meter, transport, sleep, clock) as client:
+async def open_attendance(setup: Setup[EdusignOptions]) -> AsyncIterator[EdusignAttendance]:
+    """The attendance of this tenant's sheets."""
+    async with _client(setup) as client:
         yield EdusignAttendance(client)
 
 
-@asynccontextmanager
-async def open_attendance(setup: Setup[EdusignOptions]) -> AsyncIterator[EdusignAttendance]:
-    async with edusign_attendance(setup.options, tenant=setup.tenant, meter=setup.meter) as src:
-        yield src
+def serve_demo(settings: DemoSettings) -> AbstractAsyncContextManager[DemoServer]:
+    """The sandbox for ``passerelle demo``, imported only when the demo opens it: a
+    process that does not run the demo loads no sandbox."""
+    from sinks.edusign.demo import edusign_demo
+
+    return edusign_demo(settings)
 
 
 @hookimpl
@@ -150,7 +120,7 @@ def passerelle_register_sinks(register: Callable[[SinkSpec], None]) -> None:
             options=EdusignOptions,
             open=open_sink,
             attendance=open_attendance,
-            demo=edusign_demo,
+            demo=serve_demo,
             target=school_of,
         )
     )

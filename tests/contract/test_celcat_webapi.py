@@ -29,14 +29,15 @@ import httpx
 import pytest
 
 from adapters.celcat.client import CelcatClient
-from adapters.celcat.plugin import CelcatOptions, celcat_source
+from adapters.celcat.plugin import CelcatOptions, open_source
 from adapters.celcat.sandbox import CelcatSandbox, Institution, generate_institution
 from adapters.celcat.sandbox.state import USER_NAME_FORMATS, Event, UserNameFormat
 from core.http import RetryPolicy
 from core.models import Person, Session
+from core.protocols import Seams, Setup
 from core.sandbox.quirks import Quirks
 from core.state import StateStore
-from tests.doubles import context
+from tests.doubles import PARIS, context
 from tests.test_http import FakeSleep
 
 pytestmark = pytest.mark.anyio
@@ -768,6 +769,7 @@ async def test_the_client_reads_every_row_whatever_the_seed(inst: Institution) -
     assert all(found == Counter(inst.memberships) for found in read.values())
 
 
+@pytest.mark.slow  # whole institutions, one per seed
 async def test_the_source_reads_the_same_records_whatever_the_seed(
     memory_store: StateStore,
 ) -> None:
@@ -780,13 +782,8 @@ async def test_the_source_reads_the_same_records_whatever_the_seed(
     async def read(quirks: Quirks) -> tuple[list[Any], list[tuple[str, str, str, str | None]]]:
         sandbox = CelcatSandbox(inst, api_code=CODE, quirks=quirks)
         ctx = context(memory_store)
-        async with celcat_source(
-            options(),
-            tenant="acme",
-            meter=lambda _: None,
-            transport=httpx.ASGITransport(sandbox.app),
-            sleep=FakeSleep(),
-        ) as source:
+        seams = Seams(transports={"celcat": httpx.ASGITransport(sandbox.app)}, sleep=FakeSleep())
+        async with open_source(Setup("acme", PARIS, options(), seams=seams)) as source:
             records = [r async for r in source.read(ctx)]
         events = sorted((str(e.status), e.reason, e.kind, e.key) for e in ctx.report.report.events)
         return sorted(records, key=lambda r: r.external_id), events

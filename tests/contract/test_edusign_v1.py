@@ -951,6 +951,7 @@ async def test_a_students_page_may_hold_fewer_than_the_limit_asked() -> None:
     assert max(sizes) < 50, "fewer than asked"
 
 
+@pytest.mark.slow  # whole syncs, one per seed
 @pytest.mark.parametrize("seed", range(5))
 async def test_a_sync_ends_with_the_same_edusign_content_whatever_the_seed(seed: int) -> None:
     """What the connector writes does not depend on anything the contract leaves open: the

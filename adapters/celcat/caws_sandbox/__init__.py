@@ -21,10 +21,7 @@ from adapters.celcat.caws_sandbox.app import (
     MarkDefinition,
     register_id,
 )
-from core.asgi import serve_app
-from core.sandbox.faults import ConnectionDropped, Fault
-from core.sandbox.quirks import Quirks
-from core.sandbox.recording import RecordedRequest
+from core.sandbox import ConnectionDropped, Fault, Quirks, RecordedRequest, serve_app
 
 __all__ = [
     "DEFAULT_MARKS",

@@ -66,9 +66,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from core.sandbox.faults import Fault, FaultInjector
-from core.sandbox.quirks import Quirks
-from core.sandbox.recording import Recorded, Recording, RequestLog
+from core.sandbox import Fault, FaultInjector, Quirks, Recorded, Recording, RequestLog
 
 Json = dict[str, Any]
 

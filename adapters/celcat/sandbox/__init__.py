@@ -16,10 +16,7 @@ in ``render``, so that a mapping typo fails a contract test.
 from adapters.celcat.sandbox.app import CelcatSandbox
 from adapters.celcat.sandbox.generator import generate_institution
 from adapters.celcat.sandbox.state import Institution, UserNameFormat
-from core.asgi import serve_app
-from core.sandbox.faults import ConnectionDropped, Fault
-from core.sandbox.quirks import Quirks
-from core.sandbox.recording import RecordedRequest
+from core.sandbox import ConnectionDropped, Fault, Quirks, RecordedRequest, serve_app
 
 __all__ = [
     "CelcatSandbox",

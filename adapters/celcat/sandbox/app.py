@@ -68,9 +68,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.celcat.sandbox import render
 from adapters.celcat.sandbox.state import Event, Institution, Json, Timetable
-from core.sandbox.faults import Fault, FaultInjector
-from core.sandbox.quirks import Quirks
-from core.sandbox.recording import Recorded, Recording, RequestLog
+from core.sandbox import Fault, FaultInjector, Quirks, Recorded, Recording, RequestLog
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000

@@ -14,9 +14,7 @@ a mapping typo fails a contract test.
     async with serve_app(sandbox.app) as base_url: ...
 """
 
-from core.asgi import serve_app
-from core.sandbox.faults import ConnectionDropped, Fault
-from core.sandbox.recording import RecordedRequest
+from core.sandbox import ConnectionDropped, Fault, RecordedRequest, serve_app
 from sinks.edusign.sandbox.app import EdusignSandbox
 from sinks.edusign.sandbox.errors import ApiError
 from sinks.edusign.sandbox.fields import Record

@@ -30,9 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from core.sandbox.faults import Fault, FaultInjector
-from core.sandbox.quirks import Quirks
-from core.sandbox.recording import Recorded, Recording, RequestLog
+from core.sandbox import Fault, FaultInjector, Quirks, Recorded, Recording, RequestLog
 from sinks.edusign.sandbox import courses, groups, people, render
 from sinks.edusign.sandbox.auth import KeyCheck, school_of
 from sinks.edusign.sandbox.endpoint import Call, Endpoint, Op

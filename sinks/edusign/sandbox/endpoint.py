@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from core.sandbox.quirks import Quirks
+from core.sandbox import Quirks
 from sinks.edusign.sandbox import dates, render
 from sinks.edusign.sandbox.errors import invalid, unknown
 from sinks.edusign.sandbox.fields import Record

@@ -20,7 +20,7 @@ fooled.
 
 from __future__ import annotations
 
-from core.sandbox.quirks import Quirks
+from core.sandbox import Quirks
 
 
 class ApiError(ValueError):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING
 
-from core.sandbox.quirks import Quirks
+from core.sandbox import Quirks
 from sinks.edusign.sandbox import dates
 from sinks.edusign.sandbox.fields import Record
 
