@@ -16,19 +16,17 @@ import anyio
 
 from core import Reason, RunContext, StreamEnd, TransientError
 from sinks.edusign import mapping
-from sinks.edusign.client import EdusignClient, EdusignError, NotFound
-from sinks.edusign.listings import Listings
-from sinks.edusign.memory import Memory, day, state_kind
+from sinks.edusign.client import EdusignError, NotFound
+from sinks.edusign.memory import day, state_kind
 from sinks.edusign.reasons import EdusignReason
+from sinks.edusign.toolkit import Toolkit
 
 DELETE_CONCURRENCY = 4
 
 
 class Deletions:
-    def __init__(self, client: EdusignClient, memory: Memory, listings: Listings) -> None:
-        self._client = client
-        self._memory = memory
-        self._listings = listings
+    def __init__(self, kit: Toolkit) -> None:
+        self._kit = kit
         self._duplicates_seen: set[tuple[str, str]] = set()
 
     async def settle(
@@ -66,9 +64,9 @@ class Deletions:
         """What the guard counts: the sheets held in the window before this run's writes
         (what ``_vanished`` starts from, the ones it keeps included), so that a dry run,
         which records nothing, judges as the run would."""
-        stored = await self._memory.stored(ctx, "session")
+        stored = await self._kit.memory.stored(ctx, "session")
         held = {k for k, synced in stored.items() if day(synced) in ctx.window} | set(gone)
-        indexed = self._listings.read().get("course")
+        indexed = self._kit.listings.read().get("course")
         if indexed is not None:
             held |= indexed.by_api_id.keys() & keep
         return held - created
@@ -78,13 +76,13 @@ class Deletions:
 
         Duplicates found in this run's lists are settled first (``_duplicates``)."""
         await self._duplicates(ctx)
-        stored = await self._memory.stored(ctx, "session")
+        stored = await self._kit.memory.stored(ctx, "session")
         gone = {
             key: synced.remote_id
             for key, synced in stored.items()
             if key not in keep and day(synced) in ctx.window
         }
-        listed = self._listings.read()
+        listed = self._kit.listings.read()
         if "course" in listed:  # read this run: it may know sheets we forgot
             for key, found in listed["course"].by_api_id.items():
                 if key not in keep and key not in stored:
@@ -96,13 +94,13 @@ class Deletions:
         in the lists read this run. Of sheets, the one the store knows (else the lowest
         id) is kept and each other deleted if unsigned, unlocked and not started; people
         and groups are only reported (deleting one would lose its history)."""
-        for kind, index in sorted(self._listings.read().items()):
+        for kind, index in sorted(self._kit.listings.read().items()):
             for key, copies in sorted(index.duplicates.items()):
                 if (kind, key) in self._duplicates_seen:
                     continue
                 self._duplicates_seen.add((kind, key))
                 found = [c.id for c in copies]
-                stored = await self._memory.stored(ctx, state_kind(kind))
+                stored = await self._kit.memory.stored(ctx, state_kind(kind))
                 known = stored[key].remote_id if key in stored else None
                 kept = known if known in found else found[0]
                 extras = [i for i in found if i != kept]
@@ -153,7 +151,7 @@ class Deletions:
                 )
                 return
             ctx.report.acted("session", "deleted", key=key, **_described(current, ctx))
-        await self._memory.forget(ctx, "session", key)
+        await self._kit.memory.forget(ctx, "session", key)
 
     async def _remove(
         self, ctx: RunContext, remote_id: str, *, keep_started: bool
@@ -161,7 +159,7 @@ class Deletions:
         """Deletes a sheet (a dry run: would) unless it is locked or signed, or, with
         ``keep_started``, has started. Returns why it was kept (None: deleted) and the
         sheet as read. ``NotFound``: it is gone already."""
-        current = await self._client.call("GET", mapping.path("course", remote_id))
+        current = await self._kit.client.call("GET", mapping.path("course", remote_id))
         state = mapping.course_state(current)
         if state.locked or state.signed:
             return ("locked" if state.locked else "signed"), current
@@ -171,11 +169,11 @@ class Deletions:
                 return "started", current
         if not ctx.dry_run:
             try:
-                await self._client.call("DELETE", mapping.path("course", remote_id))
+                await self._kit.client.call("DELETE", mapping.path("course", remote_id))
             except EdusignError:
                 # A refused DELETE's wording is not documented: only GET's "No course
                 # with this ID found" says the sheet is gone (NotFound, to the caller).
-                await self._client.call("GET", mapping.path("course", remote_id))
+                await self._kit.client.call("GET", mapping.path("course", remote_id))
                 raise
         return None, current
 

@@ -19,26 +19,20 @@ from core import (
 )
 from sinks.edusign import ids, mapping
 from sinks.edusign.changes import field_changes, student_changes
-from sinks.edusign.client import EdusignClient, EdusignError
-from sinks.edusign.listings import Listings
-from sinks.edusign.memory import Memory, written
+from sinks.edusign.client import EdusignError
+from sinks.edusign.memory import written
 from sinks.edusign.people import People
+from sinks.edusign.toolkit import Toolkit
 
 
 class Groups:
     def __init__(
         self,
-        client: EdusignClient,
-        memory: Memory,
-        listings: Listings,
+        kit: Toolkit,
         people: People,
-        scope: ids.Scope,
     ) -> None:
-        self._client = client
-        self._memory = memory
-        self._listings = listings
+        self._kit = kit
         self._people = people
-        self._scope = scope
         self._resolved: Once[str, str | None] = Once()
         self._records: dict[str, Group] = {}
 
@@ -54,7 +48,7 @@ class Groups:
                 continue
             group = self._records[key]
             fields = await self._fields(ctx, group)
-            known = (await self._memory.stored(ctx, "group")).get(key)
+            known = (await self._kit.memory.stored(ctx, "group")).get(key)
             if known is not None and known.fingerprint != fingerprint(fields):
                 await self._ensure(ctx, group)
 
@@ -71,9 +65,9 @@ class Groups:
 
     async def _write(self, ctx: RunContext, group: Group) -> str:
         fields = await self._fields(ctx, group)
-        known = (await self._memory.stored(ctx, "group")).get(group.external_id)
+        known = (await self._kit.memory.stored(ctx, "group")).get(group.external_id)
         if known is None:
-            found = (await self._listings.index(ctx, "group")).by_api_id.get(group.external_id)
+            found = (await self._kit.listings.index(ctx, "group")).by_api_id.get(group.external_id)
             if found is not None:
                 known = written(found.id, {k: found.content.get(k) for k in fields})
         if known is None:
@@ -88,9 +82,9 @@ class Groups:
         if ctx.dry_run:
             self._acted(ctx, "created", group)
             return ids.placeholder(group.external_id)
-        api_id = self._scope.api_id(group.external_id)
-        remote_id = await self._client.create("group", {"group": fields}, api_id)
-        await self._memory.remember(ctx, "group", group.external_id, written(remote_id, fields))
+        api_id = self._kit.scope.api_id(group.external_id)
+        remote_id = await self._kit.client.create("group", {"group": fields}, api_id)
+        await self._kit.memory.remember(ctx, "group", group.external_id, written(remote_id, fields))
         self._acted(ctx, "created", group)
         return remote_id
 
@@ -99,9 +93,9 @@ class Groups:
     ) -> None:
         if not ctx.dry_run:
             body = {"group": {"ID": known.remote_id, **fields}}
-            await self._client.call("PATCH", mapping.path("group"), json=body)
+            await self._kit.client.call("PATCH", mapping.path("group"), json=body)
             synced = written(known.remote_id, fields)
-            await self._memory.remember(ctx, "group", group.external_id, synced)
+            await self._kit.memory.remember(ctx, "group", group.external_id, synced)
         before = known.data.get("fields")
         before = before if isinstance(before, dict) else {}
         changes = [
@@ -119,12 +113,12 @@ class Groups:
         ctx.report.acted("group", action, key=group.external_id, name=group.name, changes=changes)
 
     async def _fields(self, ctx: RunContext, group: Group) -> dict[str, Any]:
-        return mapping.group_fields(group, await self._members(ctx, group), self._scope.name)
+        return mapping.group_fields(group, await self._members(ctx, group), self._kit.scope.name)
 
     async def _members(self, ctx: RunContext, group: Group) -> list[str]:
         """The group's members that exist in Edusign: written this run, or before."""
         resolved = self._people.resolved()
-        stored = await self._memory.stored(ctx, PersonKind.STUDENT.value)
+        stored = await self._kit.memory.stored(ctx, PersonKind.STUDENT.value)
         found = (
             resolved.get(m) or (stored[m].remote_id if m in stored else None) for m in group.members
         )

@@ -24,26 +24,20 @@ from core import (
 )
 from sinks.edusign import ids, mapping
 from sinks.edusign.changes import field_changes
-from sinks.edusign.client import EdusignClient, EdusignError
-from sinks.edusign.listings import Listings
-from sinks.edusign.memory import Memory, written
+from sinks.edusign.client import EdusignError
+from sinks.edusign.memory import written
 from sinks.edusign.reasons import EdusignReason
+from sinks.edusign.toolkit import Toolkit
 
 
 class People:
     def __init__(
         self,
-        client: EdusignClient,
-        memory: Memory,
-        listings: Listings,
-        scope: ids.Scope,
+        kit: Toolkit,
         *,
         send_credentials: bool,
     ) -> None:
-        self._client = client
-        self._memory = memory
-        self._listings = listings
-        self._scope = scope
+        self._kit = kit
         self._send_credentials = send_credentials
         self._resolved: Once[str, str | None] = Once()
         self._not_managed: set[str] = set()
@@ -59,13 +53,13 @@ class People:
     async def _ensure(self, ctx: RunContext, person: Person) -> str | None:
         kind: mapping.Kind = "student" if person.kind is PersonKind.STUDENT else "professor"
         fields = (
-            mapping.student_fields(person, self._scope.name)
+            mapping.student_fields(person, self._kit.scope.name)
             if kind == "student"
-            else mapping.professor_fields(person, self._scope.name)
+            else mapping.professor_fields(person, self._kit.scope.name)
         )
         wanted = fingerprint(fields)
         try:
-            known = (await self._memory.stored(ctx, person.kind.value)).get(person.external_id)
+            known = (await self._kit.memory.stored(ctx, person.kind.value)).get(person.external_id)
             if known is None:
                 known = await self._find(ctx, kind, person, fields)
             if known is None:
@@ -91,7 +85,7 @@ class People:
         self, ctx: RunContext, kind: mapping.Kind, person: Person, fields: dict[str, Any]
     ) -> Synced | None:
         """An earlier write of ours (by API_ID, then email), or a person made by hand."""
-        index = await self._listings.index(ctx, kind)
+        index = await self._kit.listings.index(ctx, kind)
         found = index.by_api_id.get(person.external_id) or index.by_email.get(
             person.email.strip().casefold()
         )
@@ -100,13 +94,13 @@ class People:
     async def _adopt(
         self, ctx: RunContext, person: Person, found: mapping.Remote, fields: dict[str, Any]
     ) -> Synced:
-        if not found.ours or not self._scope.owns(found.api_id):
+        if not found.ours or not self._kit.scope.owns(found.api_id):
             # Made by hand, or by another tenant of this school: linked, never modified.
             synced = Synced(found.id, "", {"managed": False, "api_id": found.api_id})
         else:
             # What Edusign holds, so that an unchanged person is not rewritten.
             synced = written(found.id, {k: found.content.get(k) for k in fields})
-        await self._memory.remember(ctx, person.kind.value, person.external_id, synced)
+        await self._kit.memory.remember(ctx, person.kind.value, person.external_id, synced)
         return synced
 
     async def _create(
@@ -122,14 +116,14 @@ class People:
             self._acted(ctx, "created", person)
             return ids.placeholder(person.external_id)
         try:
-            remote_id = await self._client.create(
-                kind, body, self._scope.api_id(person.external_id)
+            remote_id = await self._kit.client.create(
+                kind, body, self._kit.scope.api_id(person.external_id)
             )
         except EdusignError:
             # Refused: most likely the email is taken (by hand since the list was read, or
             # archived, which lists leave out). Only the professors' refusal is worded in
             # the docs, so ask by email whatever was said; nobody there: the refusal stands.
-            raw = await self._client.find_by_email(kind, person.email)
+            raw = await self._kit.client.find_by_email(kind, person.email)
             if raw is None:
                 raise
             synced = await self._adopt(ctx, person, mapping.remote(raw), fields)
@@ -139,7 +133,7 @@ class People:
                 await self._update(ctx, kind, person, fields, synced)
             return synced.remote_id
         synced = written(remote_id, fields)
-        await self._memory.remember(ctx, person.kind.value, person.external_id, synced)
+        await self._kit.memory.remember(ctx, person.kind.value, person.external_id, synced)
         self._acted(ctx, "created", person)
         return remote_id
 
@@ -155,9 +149,9 @@ class People:
             body = mapping.person_body(
                 kind, fields, send_credentials=self._send_credentials, remote_id=known.remote_id
             )
-            await self._client.call("PATCH", mapping.path(kind), json=body)
+            await self._kit.client.call("PATCH", mapping.path(kind), json=body)
             synced = written(known.remote_id, fields)
-            await self._memory.remember(ctx, person.kind.value, person.external_id, synced)
+            await self._kit.memory.remember(ctx, person.kind.value, person.external_id, synced)
         before = known.data.get("fields")
         changes = (
             field_changes(before, fields)

@@ -22,32 +22,25 @@ from core import (
     TransientError,
     fingerprint,
 )
-from sinks.edusign import ids, mapping
+from sinks.edusign import mapping
 from sinks.edusign.changes import field_changes, student_changes
-from sinks.edusign.client import AlreadyExists, EdusignClient, EdusignError, NotFound
+from sinks.edusign.client import AlreadyExists, EdusignError, NotFound
 from sinks.edusign.groups import Groups
-from sinks.edusign.listings import Listings
-from sinks.edusign.memory import Memory
 from sinks.edusign.people import People
 from sinks.edusign.reasons import EdusignReason
+from sinks.edusign.toolkit import Toolkit
 
 
 class Sheets:
     def __init__(
         self,
-        client: EdusignClient,
-        memory: Memory,
-        listings: Listings,
+        kit: Toolkit,
         people: People,
         groups: Groups | None,
-        scope: ids.Scope,
     ) -> None:
-        self._client = client
-        self._memory = memory
-        self._listings = listings
+        self._kit = kit
         self._people = people
         self._groups = groups
-        self._scope = scope
         self._seen: set[str] = set()
         self._created: set[str] = set()
 
@@ -75,7 +68,7 @@ class Sheets:
         if self._groups is not None:
             groups = [g for g in [await self._groups.resolve(ctx, g) for g in session.groups] if g]
         fields = mapping.course_fields(
-            session, [p for p in professors if p], groups, self._scope.name
+            session, [p for p in professors if p], groups, self._kit.scope.name
         )
         try:
             await self._write(ctx, Sheet(session, fields, sorted(students)))
@@ -86,12 +79,12 @@ class Sheets:
 
     async def _write(self, ctx: RunContext, sheet: Sheet) -> None:
         key = sheet.session.external_id
-        known = (await self._memory.stored(ctx, "session")).get(key)
+        known = (await self._kit.memory.stored(ctx, "session")).get(key)
         if known is not None and known.fingerprint == sheet.fingerprint:
             ctx.report.count("session", "unchanged")
             return
         if known is None:
-            found = (await self._listings.index(ctx, "course")).by_api_id.get(key)
+            found = (await self._kit.listings.index(ctx, "course")).by_api_id.get(key)
             if found is not None:
                 state = mapping.course_state(found.content)
                 known = Synced(
@@ -108,8 +101,8 @@ class Sheets:
         key = sheet.session.external_id
         if not ctx.dry_run:
             body = mapping.course_create_body(sheet.fields, sheet.students)
-            remote_id = await self._client.create("course", body, self._scope.api_id(key))
-            await self._memory.remember(ctx, "session", key, sheet.synced(remote_id))
+            remote_id = await self._kit.client.create("course", body, self._kit.scope.api_id(key))
+            await self._kit.memory.remember(ctx, "session", key, sheet.synced(remote_id))
         self._created.add(key)
         self._acted(ctx, "created", sheet.session)
 
@@ -119,16 +112,16 @@ class Sheets:
             self._locked(ctx, sheet.session, "it has started")
             return
         try:
-            current = await self._client.call("GET", mapping.path("course", known.remote_id))
+            current = await self._kit.client.call("GET", mapping.path("course", known.remote_id))
         except NotFound:
             # Deleted in Edusign meanwhile: the session still wants a sheet.
-            await self._memory.forget(ctx, "session", key)
+            await self._kit.memory.forget(ctx, "session", key)
             await self._create(ctx, sheet)
             return
-        if isinstance(current, dict) and self._scope.foreign(current.get("API_ID")):
+        if isinstance(current, dict) and self._kit.scope.foreign(current.get("API_ID")):
             # Another tenant's sheet (two stores adopted one sheet before API_IDs were
             # scoped): it stays theirs; this session gets a sheet of its own.
-            await self._memory.forget(ctx, "session", key)
+            await self._kit.memory.forget(ctx, "session", key)
             await self._create(ctx, sheet)
             return
         state = mapping.course_state(current)
@@ -144,9 +137,9 @@ class Sheets:
         ]
         if not ctx.dry_run:
             if known.data.get("fields") != sheet.fields_fingerprint:
-                await self._client.call("PATCH", mapping.path("course"), json=body)
+                await self._kit.client.call("PATCH", mapping.path("course"), json=body)
             await self._attendance(known.remote_id, state.students, set(sheet.students))
-            await self._memory.remember(ctx, "session", key, sheet.synced(known.remote_id))
+            await self._kit.memory.remember(ctx, "session", key, sheet.synced(known.remote_id))
         self._acted(ctx, "updated", sheet.session, changes)
 
     async def _attendance(self, course: str, present: frozenset[str], wanted: set[str]) -> None:
@@ -154,14 +147,14 @@ class Sheets:
         # Asked twice (a retry, a second worker), each is already done: that is success.
         for student in sorted(wanted - present):
             with contextlib.suppress(AlreadyExists):
-                await self._client.call("PUT", url, json={"studentId": student})
+                await self._kit.client.call("PUT", url, json={"studentId": student})
         for student in sorted(present - wanted):
             try:
-                await self._client.call("DELETE", url, json={"studentId": student})
+                await self._kit.client.call("DELETE", url, json={"studentId": student})
             except EdusignError:
                 # "Not on the sheet" has no documented wording: the sheet itself says
                 # whether the student is off it already (docs/edusign-v1.md, "Courses").
-                sheet = await self._client.call("GET", mapping.path("course", course))
+                sheet = await self._kit.client.call("GET", mapping.path("course", course))
                 if student in mapping.course_state(sheet).students:
                     raise
 

@@ -33,10 +33,9 @@ from sinks.edusign import ids, mapping
 from sinks.edusign.client import EdusignClient
 from sinks.edusign.deletions import Deletions
 from sinks.edusign.groups import Groups
-from sinks.edusign.listings import Listings
-from sinks.edusign.memory import Memory
 from sinks.edusign.people import People
 from sinks.edusign.sheets import Sheets
+from sinks.edusign.toolkit import Toolkit
 
 
 class EdusignSink:
@@ -49,16 +48,12 @@ class EdusignSink:
         tenant: str = "",
         shared: bool = False,
     ) -> None:
-        scope = ids.Scope.of(tenant, shared=shared)
-        memory = Memory()
+        kit = Toolkit.of(client, ids.Scope.of(tenant, shared=shared))
         self._client = client
-        self._listings = Listings(client, scope)
-        people = People(client, memory, self._listings, scope, send_credentials=send_credentials)
-        self._groups = (
-            Groups(client, memory, self._listings, people, scope) if sync_groups else None
-        )
-        self._sheets = Sheets(client, memory, self._listings, people, self._groups, scope)
-        self._deletions = Deletions(client, memory, self._listings)
+        people = People(kit, send_credentials=send_credentials)
+        self._groups = Groups(kit, people) if sync_groups else None
+        self._sheets = Sheets(kit, people, self._groups)
+        self._deletions = Deletions(kit)
 
     async def check(self) -> list[str]:
         school = await self._client.call("GET", mapping.SCHOOL)
