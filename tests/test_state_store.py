@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta, timezone
@@ -21,7 +22,7 @@ from core.errors import ConfigError
 from core.report import Counts, Event, Outcome, RunReport
 from core.state import StateStore, Synced, open_state
 from core.state.database import BUSY_TIMEOUT_MS, create_state_engine
-from core.state.migrate import alembic_config, is_current, migrate
+from core.state.migrate import HEAD, alembic_config, alembic_head, is_current, migrate
 from core.state.tables import metadata
 from core.state.urls import engine_url, masked
 
@@ -310,6 +311,30 @@ async def test_migrating_again_is_a_no_op(state_url: str) -> None:
         assert await StateStore(engine).load("acme", "session") == {"s1": SHEET}
     finally:
         await engine.dispose()
+
+
+def test_head_is_the_latest_migration() -> None:
+    assert alembic_head() == HEAD, "a new migration: set core.state.migrate.HEAD to it"
+
+
+@pytest.mark.slow  # a process of its own, to see what it imports
+def test_opening_a_current_store_imports_no_alembic(tmp_path: Path) -> None:
+    """Alembic is for migrating: a command on a current store (most of them) skips it."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    program = (
+        "import sys, anyio\n"
+        "from core.state import open_state\n"
+        "async def main():\n"
+        "    async with open_state(sys.argv[1]) as store:\n"
+        "        await store.load('acme', 'session')\n"
+        "anyio.run(main)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    first = subprocess.run([sys.executable, "-c", program, url], capture_output=True, text=True)
+    again = subprocess.run([sys.executable, "-c", program, url], capture_output=True, text=True)
+    assert first.returncode == again.returncode == 0, first.stderr + again.stderr
+    assert first.stdout.strip() != "[]", "creating the store migrates it, with alembic"
+    assert again.stdout.strip() == "[]"
 
 
 async def test_migrations_downgrade_and_upgrade_again(state_url: str) -> None:
