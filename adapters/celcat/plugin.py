@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -46,24 +47,32 @@ class CelcatOptions(CategoryFilterOptions, HttpOptions):
 
 
 @asynccontextmanager
-async def open_source(setup: Setup[CelcatOptions]) -> AsyncIterator[CelcatSource]:
-    """A source for one tenant; tests hand it a transport and a sleep in ``setup.seams``."""
-    options, seams = setup.options, setup.seams
+async def open_web_api(
+    options: CelcatOptions, setup: Setup[Any], *, retry: RetryPolicy
+) -> AsyncIterator[CelcatClient]:
+    """A Web API client for ``setup``'s tenant (the source's, or return-attendance's);
+    tests hand it the "celcat" transport and a sleep in ``setup.seams``."""
     async with http_client(
         options,
         service="celcat",
         tenant=setup.tenant,
         meter=setup.meter,
         headers=options.headers(),
-        transport=seams.transport("celcat"),
+        transport=setup.seams.transport("celcat"),
     ) as http:
-        client = CelcatClient(
+        yield CelcatClient(
             http,
             tenant=setup.tenant,
-            retry=RetryPolicy(retries=options.retries),
+            retry=retry,
             page_size=options.page_size,
-            sleep=seams.sleep,
+            sleep=setup.seams.sleep,
         )
+
+
+@asynccontextmanager
+async def open_source(setup: Setup[CelcatOptions]) -> AsyncIterator[CelcatSource]:
+    options = setup.options
+    async with open_web_api(options, setup, retry=RetryPolicy(retries=options.retries)) as client:
         yield CelcatSource(
             client,
             name_format=options.user_name_format,

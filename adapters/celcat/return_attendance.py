@@ -17,8 +17,7 @@ from pydantic import Field, SecretStr, field_validator
 from adapters.celcat import mapping
 from adapters.celcat.caws import CawsSink
 from adapters.celcat.caws_client import CawsClient
-from adapters.celcat.client import CelcatClient
-from adapters.celcat.plugin import CelcatOptions
+from adapters.celcat.plugin import CelcatOptions, open_web_api
 from core import (
     CallMeter,
     DemoServer,
@@ -84,6 +83,7 @@ async def caws_sink(
         options.username, options.password.get_secret_value(), options.timetable_alias, options.role
     )
     caws_options = options.model_copy(update={"url": options.caws_url})
+    retry = RetryPolicy(retries=options.retries)
     async with (
         http_client(
             caws_options,
@@ -92,16 +92,8 @@ async def caws_sink(
             meter=meter,
             transport=seams.transport("caws"),
         ) as caws_http,
-        http_client(
-            celcat,
-            service="celcat",
-            tenant=tenant,
-            meter=meter,
-            headers=celcat.headers(),
-            transport=seams.transport("celcat"),
-        ) as celcat_http,
+        open_web_api(celcat, setup, retry=retry) as web_api,
     ):
-        retry = RetryPolicy(retries=options.retries)
         caws = CawsClient(
             caws_http,
             tenant=tenant,
@@ -109,9 +101,6 @@ async def caws_sink(
             retry=retry,
             sleep=seams.sleep,
             monotonic=seams.monotonic,
-        )
-        web_api = CelcatClient(
-            celcat_http, tenant=tenant, retry=retry, page_size=celcat.page_size, sleep=seams.sleep
         )
         yield CawsSink(
             caws, web_api, abbreviations=dict(options.marks), timetable=options.timetable_id
